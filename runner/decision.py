@@ -1,0 +1,63 @@
+"""Which watch events start a reconcile: pure functions over the custom resource as a dict.
+
+A reconcile runs when a CR is first seen (created, or listed when the operator starts), when its
+``metadata.generation`` changes (so never for the runner's own status writes, nor for label-only
+edits), when it starts deleting, when its annotations change and the watch asks for that, and,
+for kinds without a generation (Secrets, ConfigMaps), on any change other than status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the runner remembers of a CR to tell a meaningful change from noise."""
+
+    uid: str
+    generation: int | None
+    deleting: bool
+    annotations: str
+    content: str | None  # digest of everything but status, for kinds without a generation
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fingerprint(obj: Mapping[str, Any]) -> Seen:
+    meta = obj.get("metadata") or {}
+    generation = meta.get("generation")
+    content = None
+    if generation is None:
+        trimmed_meta = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
+        content = _digest({**{k: v for k, v in obj.items() if k != "status"}, "metadata": trimmed_meta})
+    return Seen(
+        uid=str(meta.get("uid", "")),
+        generation=generation,
+        deleting=bool(meta.get("deletionTimestamp")),
+        annotations=_digest(meta.get("annotations") or {}),
+        content=content,
+    )
+
+
+def trigger(prev: Seen | None, now: Seen, *, watch_annotations: bool) -> str | None:
+    """The reason this observation should start a reconcile, or None."""
+    if prev is None or prev.uid != now.uid:
+        return "new resource"
+    if now.deleting and not prev.deleting:
+        return "deletion"
+    if now.generation != prev.generation:
+        return "spec changed"
+    if now.content is not None and now.content != prev.content:
+        return "resource changed"
+    if watch_annotations and now.annotations != prev.annotations:
+        return "annotations changed"
+    return None

@@ -1,0 +1,155 @@
+"""The kopf edge: watch each kind of watches.yaml and feed its events to the scheduler.
+
+Only kopf's low-level ``on.event`` handlers are used: kopf keeps no state on the CRs (no
+``status.kopf``, no diff-base annotation, no finalizer of its own). The runner decides what an event
+means (``decision``), serialises and bounds the work (``scheduler``) and runs it (``reconciler``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from runner import jobdir
+from runner.config import Config
+from runner.decision import Seen, fingerprint, trigger
+from runner.kube import ResourceRef
+from runner.reconciler import Reconciler
+from runner.scheduler import Outcome, Priority, Scheduler
+from runner.watches import Watch
+
+log = logging.getLogger("runner.operator")
+
+Key = tuple[int, str | None, str]  # (watch index, namespace, name)
+
+
+@dataclass
+class KindState:
+    watch: Watch
+    ref: ResourceRef | None = None
+
+
+class Operator:
+    """Holds the latest object of every watched CR and turns watch events into reconcile requests."""
+
+    def __init__(self, config: Config, watches: list[Watch], reconciler: Reconciler) -> None:
+        self.config = config
+        self.kinds = {w.index: KindState(w) for w in watches}
+        self.reconciler = reconciler
+        self.objects: dict[Key, Mapping[str, Any]] = {}
+        self.seen: dict[Key, Seen] = {}
+        self.scheduler = Scheduler(
+            self._reconcile,
+            global_limit=config.max_concurrent_jobs,
+            group_limits={w.index: config.workers_for(w.gvk.env_suffix) for w in watches},
+            on_forgotten=self._forgotten,
+        )
+
+    # ---- kopf wiring
+    def register(self, registry: kopf.OperatorRegistry) -> None:
+        for state in self.kinds.values():
+            gvk = state.watch.gvk
+            kopf.on.event(
+                gvk.group, gvk.version, gvk.kind, registry=registry, id=f"watch-{state.watch.index}"
+            )(self._handler(state))
+        kopf.on.login(registry=registry)(kopf.login_via_client)
+        kopf.on.cleanup(registry=registry)(self._cleanup)
+
+    def _handler(self, state: KindState) -> Any:
+        async def on_event(event: kopf.RawEvent, resource: kopf.Resource, **_: Any) -> None:
+            if state.ref is None:
+                state.ref = ResourceRef(
+                    resource.group,
+                    resource.version,
+                    resource.plural,
+                    state.watch.gvk.kind,
+                    resource.namespaced,
+                )
+            self.observe(state.watch, event.get("type"), event["object"])
+
+        return on_event
+
+    async def _cleanup(self, **_: Any) -> None:
+        self.reconciler.executor.shutdown()
+        await self.scheduler.close()
+
+    # ---- events → requests
+    def observe(self, watch: Watch, event_type: str | None, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        key: Key = (watch.index, meta.get("namespace"), meta.get("name", ""))
+        if event_type == "DELETED" or not watch.selector.matches(meta.get("labels") or {}):
+            if key in self.objects:
+                self.objects.pop(key, None)
+                self.seen.pop(key, None)
+                self.scheduler.forget(key)
+            return
+        self.objects[key] = obj
+        now = fingerprint(obj)
+        reason = trigger(self.seen.get(key), now, watch_annotations=watch.watch_annotations_changes)
+        self.seen[key] = now
+        if reason is None:
+            return
+        startup = event_type is None and reason == "new resource"
+        priority = Priority.STARTUP if startup else Priority.CHANGE
+        self.scheduler.request(key, watch.index, priority, "operator start-up" if startup else reason)
+
+    def request(self, key: Key, priority: Priority, reason: str) -> None:
+        """Ask for a reconcile of a CR we know (used by dependent watches and requeues)."""
+        if key in self.objects:
+            self.scheduler.request(key, key[0], priority, reason)
+
+    async def _reconcile(self, key: Hashable, reasons: frozenset[str]) -> Outcome:
+        assert isinstance(key, tuple)
+        obj = self.objects.get(key)  # type: ignore[arg-type]
+        state = self.kinds[key[0]]
+        if obj is None or state.ref is None:
+            return Outcome(ok=True)
+        return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+
+    def _forgotten(self, key: Hashable) -> None:
+        assert isinstance(key, tuple)
+        index, namespace, name = key
+        gvk = self.kinds[index].watch.gvk
+        base = self.config.runner_dir
+        path = jobdir.job_dir(base, gvk.group, gvk.version, gvk.kind, namespace, name)
+        jobdir.remove(path, base)
+        log.debug("removed job directory %s", path)
+
+
+def post_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    """Post a Kubernetes Event on ``obj`` through kopf's event queue (never blocks, never raises)."""
+    with contextlib.suppress(LookupError):  # LookupError: outside kopf's context (unit tests)
+        kopf.event(dict(obj), type=type_, reason=reason, message=message[:1024])
+
+
+def settings(config: Config) -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    s.posting.level = logging.INFO
+    s.watching.server_timeout = 300
+    s.watching.client_timeout = 330
+    s.watching.connect_timeout = 30
+    s.networking.request_timeout = 60
+    s.batching.batch_window = 0.05
+    return s
+
+
+async def run_operator(
+    config: Config, operator: Operator, ready: asyncio.Event, stop: asyncio.Future[Any]
+) -> None:
+    registry = kopf.OperatorRegistry()
+    operator.register(registry)
+    await kopf.operator(
+        registry=registry,
+        settings=settings(config),
+        standalone=True,
+        clusterwide=not config.namespaces,
+        namespaces=list(config.namespaces),
+        ready_flag=ready,
+        stop_flag=stop,
+    )

@@ -1,0 +1,227 @@
+"""When and how many reconciles run: one job per CR at a time, coalescing, bounded concurrency.
+
+* Requests for a CR that is already running (or waiting for a slot) are coalesced into a single
+  follow-up run, which reads the latest object when it starts.
+* Concurrency is bounded per kind and globally. Waiters are served by priority: new and changed
+  CRs first, then retries, then periodic resyncs, so a backlog of resyncs never delays new work.
+* After each run, at most one timer per CR: a retry with exponential back-off after a failure,
+  the role's ``requeue_after``, or the periodic resync (spread with jitter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+log = logging.getLogger(__name__)
+
+
+class Priority(IntEnum):
+    CHANGE = 0  # created, spec changed, deleting, dependent changed, requeue_after
+    STARTUP = 1  # first reconcile of a CR that existed when the operator started
+    RETRY = 2  # back-off after a failure
+    RESYNC = 3  # periodic resync of an unchanged CR
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a reconcile reports back to the scheduler."""
+
+    ok: bool
+    retry: bool = True  # a failure worth retrying (a refused spec is not: it waits for a change)
+    requeue_after: float | None = None  # asked for by the role
+    resync_after: float | None = None  # periodic resync period, None or 0 = never
+
+
+class PrioritySemaphore:
+    """An asyncio semaphore that wakes the waiter with the lowest priority value first (FIFO within)."""
+
+    def __init__(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("a semaphore needs at least one slot")
+        self._free = value
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # we were handed the slot just as we got cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._free += 1
+
+    @asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        await self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+Reconcile = Callable[[Hashable, frozenset[str]], Awaitable[Outcome]]
+
+
+@dataclass
+class _State:
+    group: Hashable
+    pending: Priority | None = None
+    reasons: set[str] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    timer: asyncio.TimerHandle | None = None
+    failures: int = 0
+    forgotten: bool = False
+
+
+class Scheduler:
+    def __init__(
+        self,
+        reconcile: Reconcile,
+        *,
+        global_limit: int,
+        group_limits: dict[Hashable, int],
+        on_forgotten: Callable[[Hashable], None] | None = None,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        jitter: float = 0.1,
+    ) -> None:
+        self._reconcile = reconcile
+        self._global = PrioritySemaphore(global_limit)
+        self._groups = {g: PrioritySemaphore(n) for g, n in group_limits.items()}
+        self._on_forgotten = on_forgotten
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._jitter = jitter
+        self._states: dict[Hashable, _State] = {}
+        self._closed = False
+
+    # ---- requests
+    def request(self, key: Hashable, group: Hashable, priority: Priority, reason: str) -> None:
+        """Ask for a reconcile of ``key`` as soon as a slot is free (coalesced with any pending one)."""
+        if self._closed:
+            return
+        state = self._states.get(key)
+        if state is None or (state.forgotten and state.task is None):
+            state = self._states[key] = _State(group=group)
+        state.forgotten = False  # a CR recreated while the old one's last job still runs
+        if state.timer is not None and priority != Priority.RESYNC:
+            state.timer.cancel()
+            state.timer = None
+        state.reasons.add(reason)
+        state.pending = priority if state.pending is None else min(state.pending, priority)
+        if state.task is None:
+            state.task = asyncio.get_running_loop().create_task(self._drive(key, state))
+
+    def forget(self, key: Hashable) -> None:
+        """The CR is gone: no more runs; ``on_forgotten`` is called once no job runs for it."""
+        state = self._states.get(key)
+        if state is None:
+            if self._on_forgotten:
+                self._on_forgotten(key)
+            return
+        state.forgotten = True
+        state.pending = None
+        if state.timer is not None:
+            state.timer.cancel()
+            state.timer = None
+        if state.task is None:
+            self._drop(key, state)
+
+    def is_busy(self, key: Hashable) -> bool:
+        state = self._states.get(key)
+        return bool(state and state.task is not None)
+
+    # ---- the per-CR driver
+    async def _drive(self, key: Hashable, state: _State) -> None:
+        try:
+            while state.pending is not None and not state.forgotten:
+                priority = state.pending
+                async with self._groups[state.group].slot(priority), self._global.slot(priority):
+                    if state.pending is None or state.forgotten:
+                        break
+                    reasons = frozenset(state.reasons)
+                    state.pending = None
+                    state.reasons.clear()
+                    outcome = await self._run_one(key, reasons)
+                if state.pending is None and not state.forgotten:
+                    self._plan_next(key, state, outcome)
+        finally:
+            state.task = None
+            if state.forgotten:
+                self._drop(key, state)
+
+    async def _run_one(self, key: Hashable, reasons: frozenset[str]) -> Outcome:
+        try:
+            return await self._reconcile(key, reasons)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reconcile crashed", extra={"cr": str(key)})
+            return Outcome(ok=False)
+
+    def _plan_next(self, key: Hashable, state: _State, outcome: Outcome) -> None:
+        if not outcome.ok and outcome.retry:
+            delay = min(self._backoff_base * (2**state.failures), self._backoff_cap)
+            state.failures += 1
+            self._arm(key, state, delay, Priority.RETRY, "retry after failure")
+            return
+        state.failures = 0 if outcome.ok else state.failures
+        if outcome.requeue_after is not None:
+            self._arm(key, state, outcome.requeue_after, Priority.CHANGE, "requeue_after")
+        elif outcome.resync_after:
+            spread = outcome.resync_after * self._jitter
+            delay = outcome.resync_after + random.uniform(-spread, spread)
+            self._arm(key, state, delay, Priority.RESYNC, "periodic resync")
+
+    def _arm(self, key: Hashable, state: _State, delay: float, priority: Priority, reason: str) -> None:
+        if state.timer is not None:
+            state.timer.cancel()
+        loop = asyncio.get_running_loop()
+        state.timer = loop.call_later(max(delay, 0.0), self._fire, key, state, priority, reason)
+
+    def _fire(self, key: Hashable, state: _State, priority: Priority, reason: str) -> None:
+        state.timer = None
+        if not state.forgotten and self._states.get(key) is state:
+            self.request(key, state.group, priority, reason)
+
+    def _drop(self, key: Hashable, state: _State) -> None:
+        if self._states.get(key) is state:
+            del self._states[key]
+        if self._on_forgotten:
+            self._on_forgotten(key)
+
+    # ---- shutdown
+    async def close(self) -> None:
+        """Stop timers and wait for the jobs that are running (their executors stop them)."""
+        self._closed = True
+        tasks = []
+        for state in self._states.values():
+            state.pending = None
+            if state.timer is not None:
+                state.timer.cancel()
+                state.timer = None
+            if state.task is not None:
+                tasks.append(state.task)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
