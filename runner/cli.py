@@ -82,7 +82,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         "--max-concurrent-jobs",
         type=_positive_int,
         default=None,
-        help="jobs that may run at once over all kinds (default: 2 x CPUs, at least --max-concurrent-reconciles)",
+        help="jobs that may run at once over all kinds (default: 2 x CPUs, at least the per-kind limit)",
     )
     flag(
         "--reconcile-period",

@@ -11,15 +11,18 @@ Pure functions, no I/O.  The layout follows the Go ansible-operator's ``makePara
 5. the watch's ``vars`` (never wrapped);
 6. on finalizer runs only, the finalizer's ``vars`` (never wrapped).
 
-Deliberate difference from Go: a spec key that would set an ``ansible_*`` variable, one of the
-variables the operator sets itself, a variable pinned by the watch/finalizer ``vars`` or an
-Ansible special ("magic") variable is refused with :class:`ReservedVariableError` instead of
-silently overriding it (Go lets the spec override connection variables such as
-``ansible_shell_executable``, which is code execution for anyone who can create the CR).
+Deliberate differences from Go:
 
-The result is meant to be written as JSON to ansible-runner's ``env/extravars`` (which
-ansible-runner passes as ``-e @env/extravars``); ansible-core 2.19 honours the
-``{"__ansible_unsafe": ...}`` wrapper there (see ``tests/unit/test_unsafe_ansible.py``).
+* a spec key that would set an ``ansible_*`` variable, one of the variables the operator sets
+  itself, a variable pinned by the watch/finalizer ``vars`` or an Ansible special ("magic")
+  variable is refused with :class:`ReservedVariableError` instead of silently overriding it (Go
+  lets the spec override connection variables such as ``ansible_shell_executable``, which is
+  code execution for anyone who can create the CR);
+* the extra vars must be written with :func:`dump_extravars` (YAML with ``!unsafe`` tags), not
+  as JSON -- see there for the JSON bypass in ansible-core 2.19;
+* so :func:`wrap_unsafe` also marks mapping *keys* unsafe (as :class:`UnsafeStr`, which compares
+  equal to ``str``): Ansible's YAML loader trusts keys (its JSON loader does not), and a trusted
+  key is templated once it becomes a value, e.g. as ``item.key`` in a ``dict2items`` loop.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "RESERVED_MAGIC",
     "UNSAFE_KEY",
     "ReservedVariableError",
+    "UnsafeStr",
     "build_extravars",
     "check_spec_keys",
     "dump_extravars",
@@ -100,16 +104,27 @@ class ReservedVariableError(ValueError):
         return (type(self), (self.key, self.var, self.reason))
 
 
-def wrap_unsafe(value: Any) -> Any:
-    """Recursively wrap every string (values, not keys) as ``{"__ansible_unsafe": s}``.
+class UnsafeStr(str):
+    """A string that Ansible must never template; :func:`dump_extravars` tags it ``!unsafe``.
 
-    Ansible then never templates it.  Mappings and lists (tuples become lists) are copied; other
-    scalars (numbers, booleans, None) are returned as they are.  Mirrors Go's ``markUnsafe``.
+    Used for mapping keys (which cannot be ``{"__ansible_unsafe": ...}`` markers); it hashes and
+    compares like the plain string, and ``json.dumps`` writes it as one.
+    """
+
+    __slots__ = ()
+
+
+def wrap_unsafe(value: Any) -> Any:
+    """Recursively wrap every string value as ``{"__ansible_unsafe": s}`` so Ansible never templates it.
+
+    Mirrors Go's ``markUnsafe``; in addition, string keys of every mapping become
+    :class:`UnsafeStr` (equal to the original keys).  Mappings and lists (tuples become lists)
+    are copied; other scalars (numbers, booleans, None) are returned as they are.
     """
     if isinstance(value, str):
-        return {UNSAFE_KEY: value}
+        return {UNSAFE_KEY: str(value)}
     if isinstance(value, Mapping):
-        return {k: wrap_unsafe(v) for k, v in value.items()}
+        return {(UnsafeStr(k) if isinstance(k, str) else k): wrap_unsafe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [wrap_unsafe(v) for v in value]
     return value
@@ -237,38 +252,47 @@ _YAML_HEADER = (
     "# Extra vars written by the ansible-operator runner. YAML, not JSON: strings tagged !unsafe\n"
     "# are never templated by Ansible.\n"
 )
+_STR_TAG = "tag:yaml.org,2002:str"
 
-_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # type: ignore[assignment]
-
-
-class _Unsafe(str):
-    """A string to be written with the ``!unsafe`` tag."""
-
-    __slots__ = ()
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _ExtravarsDumper(_SafeDumper):  # type: ignore[valid-type,misc]
-    """Safe dumper that also writes :class:`_Unsafe` strings as ``!unsafe "..."``."""
+    """Safe dumper that also writes :class:`UnsafeStr` strings as ``!unsafe "..."``."""
 
 
-def _represent_unsafe(dumper: yaml.SafeDumper, data: _Unsafe) -> yaml.ScalarNode:
-    return dumper.represent_scalar("!unsafe", str(data), style='"')
+def _represent_unsafe(dumper: yaml.SafeDumper, data: UnsafeStr) -> yaml.ScalarNode:
+    value = str(data)
+    # Ansible's !unsafe constructor re-resolves the scalar as if it were plain, so !unsafe "123"
+    # would load as an int, !unsafe "" as None and !unsafe "=" would not load at all.  Strings
+    # that plain-resolve to another type consist only of digits, signs, dots, colons, words such
+    # as true/null, or one of = << ! & * -- never a Jinja delimiter -- so they are written as
+    # ordinary quoted strings instead, which keeps their type.
+    if dumper.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG:
+        if any(c in value for c in "{%#"):  # cannot happen; fail closed
+            raise ValueError(f"cannot write {value!r} as an unsafe string")
+        return dumper.represent_str(value)
+    return dumper.represent_scalar("!unsafe", value, style='"')
 
 
-_ExtravarsDumper.add_representer(_Unsafe, _represent_unsafe)
+_ExtravarsDumper.add_representer(UnsafeStr, _represent_unsafe)
 
 
-def _is_unsafe_marker(value: Mapping[Any, Any]) -> bool:
-    return len(value) == 1 and isinstance(value.get(UNSAFE_KEY), str)
+def _yaml_key(key: Any) -> Any:
+    if isinstance(key, str) and not isinstance(key, UnsafeStr):
+        return str(key)  # other str subclasses are not representable by the safe dumper
+    return key
 
 
 def _to_yaml_tree(value: Any) -> Any:
+    if isinstance(value, UnsafeStr):
+        return value
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):
-        if _is_unsafe_marker(value):
-            return _Unsafe(value[UNSAFE_KEY])
-        return {(str(k) if isinstance(k, str) else k): _to_yaml_tree(v) for k, v in value.items()}
+        if len(value) == 1 and isinstance(value.get(UNSAFE_KEY), str):
+            return UnsafeStr(value[UNSAFE_KEY])
+        return {_yaml_key(k): _to_yaml_tree(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_to_yaml_tree(v) for v in value]
     return value
@@ -278,13 +302,18 @@ def dump_extravars(extravars: Mapping[str, Any]) -> str:
     """Serialise extra vars for ansible-runner's ``env/extravars`` (passed as ``-e @file``).
 
     Writes YAML in which every ``{"__ansible_unsafe": "<str>"}`` marker (see :func:`wrap_unsafe`)
-    becomes an ``!unsafe "<str>"`` scalar.  Do not write the extra vars as JSON instead: for a
-    ``-e @file`` ansible-core 2.19 first tries its JSON decoder, and if *any* object in the file
-    has an ``__ansible_unsafe`` or ``__ansible_vault`` key with a non-string value (which a CR
-    author can put anywhere in the spec, e.g. ``{"__ansible_unsafe": []}``), that decoder raises
-    and Ansible silently re-reads the whole file as plain YAML, dropping every unsafe marker.
-    The header comment guarantees the JSON attempt fails, so only the YAML loader (where such
-    keys have no special meaning) reads this file.
+    and every :class:`UnsafeStr` key becomes an ``!unsafe "<str>"`` scalar; all other data keeps
+    its type and order.
+
+    Do not write the extra vars as JSON (nor pass them through ansible-runner's ``extravars``
+    argument, which does so): for ``-e`` ansible-core 2.19 first tries its JSON decoder, and if
+    *any* object in the file has an ``__ansible_unsafe`` or ``__ansible_vault`` key with a
+    non-string value -- which a CR author can put anywhere in the spec, e.g.
+    ``{"__ansible_unsafe": []}`` -- that decoder raises and Ansible silently re-reads the whole
+    file as plain YAML, dropping every unsafe marker.  JSON also turns a CR's
+    ``{"__ansible_vault": ...}`` into vault data that Ansible would decrypt.  The header comment
+    guarantees that the JSON attempt fails, so only the YAML loader, for which such keys are
+    ordinary keys, reads this file.
     """
     body = yaml.dump(
         _to_yaml_tree(extravars),

@@ -11,8 +11,10 @@ import pytest
 from runner.extravars import (
     RESERVED_MAGIC,
     ReservedVariableError,
+    UnsafeStr,
     build_extravars,
     check_spec_keys,
+    dump_extravars,
     operator_var_names,
     wrap_unsafe,
 )
@@ -228,8 +230,18 @@ def spec_cr(spec: dict[str, Any]) -> dict[str, Any]:
     ("spec_key", "snake_case", "var", "reason"),
     [
         ("ansibleBecome", True, "ansible_become", "names an Ansible variable (ansible_*)"),
-        ("ansible_shell_executable", False, "ansible_shell_executable", "names an Ansible variable (ansible_*)"),
-        ("ANSIBLE_python_interpreter", False, "ANSIBLE_python_interpreter", "names an Ansible variable (ansible_*)"),
+        (
+            "ansible_shell_executable",
+            False,
+            "ansible_shell_executable",
+            "names an Ansible variable (ansible_*)",
+        ),
+        (
+            "ANSIBLE_python_interpreter",
+            False,
+            "ANSIBLE_python_interpreter",
+            "names an Ansible variable (ansible_*)",
+        ),
         ("Ansible_host", False, "Ansible_host", "names an Ansible variable (ansible_*)"),
         (
             "ansibleOperatorMeta",
@@ -307,7 +319,18 @@ def test_first_offending_key_in_spec_order() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["name", "state", "item", "ansible", "myAnsibleHost", "x_ansible_host", "Groups", "with-dash", "1abc", ""],
+    [
+        "name",
+        "state",
+        "item",
+        "ansible",
+        "myAnsibleHost",
+        "x_ansible_host",
+        "Groups",
+        "with-dash",
+        "1abc",
+        "",
+    ],
 )
 def test_not_reserved(key: str) -> None:
     got = build(spec_cr({key: "v"}), snake_case=False)
@@ -385,3 +408,123 @@ def test_wrap_unsafe_scalars() -> None:
     assert wrap_unsafe("") == U("")
     assert wrap_unsafe(3) == 3
     assert wrap_unsafe(None) is None
+
+
+def test_wrap_unsafe_marks_keys() -> None:
+    got = wrap_unsafe({"outer": {"inner": ["x", {"deep": 1}]}})
+    assert got == {"outer": {"inner": [U("x"), {"deep": 1}]}}
+    assert all(isinstance(k, UnsafeStr) for k in got)
+    assert all(isinstance(k, UnsafeStr) for k in got["outer"])
+    assert all(isinstance(k, UnsafeStr) for k in got["outer"]["inner"][1])
+    # The marker's own key and value are plain strings.
+    assert type(next(iter(got["outer"]["inner"][0]))) is str
+    assert type(got["outer"]["inner"][0]["__ansible_unsafe"]) is str
+    assert json.loads(json.dumps(got)) == got
+
+
+def test_build_extravars_unsafe_keys_only_inside_values() -> None:
+    got = build(mark_unsafe=True)
+    assert not any(isinstance(k, UnsafeStr) for k in got)  # variable names stay plain
+    assert all(isinstance(k, UnsafeStr) for k in got["pod_template"])
+    assert all(isinstance(k, UnsafeStr) for k in got[OBJ_VAR]["metadata"]["annotations"])
+    assert not any(isinstance(k, UnsafeStr) for k in got["ansible_operator_meta"])
+    plain = build(mark_unsafe=False)
+    assert not any(isinstance(k, UnsafeStr) for k in plain["pod_template"])
+
+
+# --- dump_extravars ----------------------------------------------------------------------------
+
+
+def test_dump_extravars_exact() -> None:
+    text = dump_extravars(
+        {
+            "size": 3,
+            "pod_template": wrap_unsafe({"image": "{{ x }}", "tags": ["a", 1.5, None, True]}),
+            "ansible_operator_meta": {"name": "mc", "namespace": ""},
+            "state": "present",
+        }
+    )
+    assert text == (
+        "# Extra vars written by the ansible-operator runner. YAML, not JSON: strings tagged !unsafe\n"
+        "# are never templated by Ansible.\n"
+        "size: 3\n"
+        "pod_template:\n"
+        '  !unsafe "image": !unsafe "{{ x }}"\n'
+        '  !unsafe "tags":\n'
+        '  - !unsafe "a"\n'
+        "  - 1.5\n"
+        "  - null\n"
+        "  - true\n"
+        "ansible_operator_meta:\n"
+        "  name: mc\n"
+        "  namespace: ''\n"
+        "state: present\n"
+    )
+
+
+def test_dump_extravars_is_never_json() -> None:
+    text = dump_extravars({"a": 1})
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+def ansible_load(tmp_path: Any, text: str) -> Any:
+    """Load the text the way ansible-playbook loads ``-e @file``."""
+    dataloader = pytest.importorskip("ansible.parsing.dataloader")
+    path = tmp_path / "extravars"
+    path.write_text(text)
+    return dataloader.DataLoader().load_from_file(str(path), trusted_as_template=True)
+
+
+def is_trusted(value: str) -> bool:
+    tags = pytest.importorskip("ansible._internal._datatag._tags")
+    return bool(tags.TrustedAsTemplate.is_tagged_on(value))
+
+
+TRICKY_STRINGS = ["123", "1.10", "", "true", "yes", "null", "~", "=", "<<", "!", "&", "*", "!x", "2020-01-01",
+                  "0x1F", ".inf", "a: b", "- x", "#c", "'q'", '"d"', "l1\nl2\n", " pad ", "\u2028", "\x00\x1b",
+                  "é😀", "{{ x }}", "{% if %}", "{# c #}", "%"]  # fmt: skip
+
+
+@pytest.mark.parametrize("mark_unsafe", [True, False])
+def test_dump_extravars_round_trip_through_ansible(tmp_path: Any, mark_unsafe: bool) -> None:
+    cr = sample_cr()
+    cr["spec"]["tricky"] = {s: s for s in TRICKY_STRINGS}
+    cr["spec"]["trickyList"] = list(TRICKY_STRINGS)
+    cr["spec"]["markers"] = {"__ansible_unsafe": ["{{ a }}"], "v": {"__ansible_vault": "x"}, "n": 7}
+    extravars = build(cr, mark_unsafe=mark_unsafe, watch_vars={"w": "{{ trusted_watch_var }}"})
+    loaded = ansible_load(tmp_path, dump_extravars(extravars))
+    want = build(cr, mark_unsafe=False, watch_vars={"w": "{{ trusted_watch_var }}"})
+    assert json.dumps(loaded) == json.dumps(want)  # same data, types and order
+
+    def walk(value: Any, trusted_expected: bool) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and any(c in k for c in "{%#"):
+                    assert is_trusted(k) is trusted_expected, k
+                walk(v, trusted_expected)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, trusted_expected)
+        elif isinstance(value, str) and any(c in value for c in "{%#"):
+            assert is_trusted(value) is trusted_expected, value
+
+    for var in ("tricky", "tricky_list", "markers", OBJ_VAR, SPEC_VAR):
+        walk(loaded[var], trusted_expected=not mark_unsafe)
+    assert is_trusted(loaded["w"])  # watch vars are never wrapped
+
+
+def test_dump_extravars_plain_unsafe_marker_becomes_unsafe_string(tmp_path: Any) -> None:
+    # Like Ansible's JSON decoder: a one-key {"__ansible_unsafe": str} mapping is an unsafe string.
+    loaded = ansible_load(tmp_path, dump_extravars({"a": {"__ansible_unsafe": "{{ x }}"}, "b": "{{ y }}"}))
+    assert loaded == {"a": "{{ x }}", "b": "{{ y }}"}
+    assert not is_trusted(loaded["a"])
+    assert is_trusted(loaded["b"])
+
+
+def test_dump_extravars_str_subclasses() -> None:
+    class Name(str):
+        pass
+
+    text = dump_extravars({Name("k"): Name("v"), "u": {UnsafeStr("k2"): [UnsafeStr("v2")]}})
+    assert text.endswith('k: v\nu:\n  !unsafe "k2":\n  - !unsafe "v2"\n')

@@ -15,7 +15,11 @@ GO_TO_SNAKE_TABLE: list[tuple[str, str, str]] = [
     ("should convert to Snake when has numbers and _", "k8s_var", "k8s_var"),
     ("should convert to Snake when start with _", "_k8s_var", "_k8s_var"),
     ("should convert to Snake and replace the space for _", "k8s var", "k8s_var"),
-    ("should handle Camel and add _ prefix when starts with", "ThisShouldHaveUnderscores", "_this_should_have_underscores"),
+    (
+        "should handle Camel and add _ prefix when starts with",
+        "ThisShouldHaveUnderscores",
+        "_this_should_have_underscores",
+    ),
     ("should convert to snake when has Camel and numbers", "sizeK8sBuckets", "size_k8s_buckets"),
     ("should be able to handle mixed vars", "_CanYou_Handle_mixedVars", "_can_you_handle_mixed_vars"),
     ("should be a noop", "this_should_be_a_noop", "this_should_be_a_noop"),
@@ -31,7 +35,11 @@ GO_TO_SNAKE_TABLE: list[tuple[str, str, str]] = [
     ("should handle special word in the middle", "egressIPEgress", "egress_ip_egress"),
     ("should handle special word in the middle followed by lowercase", "egressIPegress", "egress_ip_egress"),
     ("should handle multiple special words", "URLegressIPEgressHTTP", "url_egress_ip_egress_http"),
-    ("should handle multiple plural special words", "URLsegressIPsEgressHTTPs", "_urls_egress_ips_egress_https"),
+    (
+        "should handle multiple plural special words",
+        "URLsegressIPsEgressHTTPs",
+        "_urls_egress_ips_egress_https",
+    ),
     (
         "should not interpret special word when entire word is uppercase",
         "THIS_IS_SKIP_NOT_SK_IP",
