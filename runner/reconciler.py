@@ -21,7 +21,7 @@ from runner import jobdir
 from runner.config import Config
 from runner.durations import parse_duration
 from runner.executor import Executor, JobSpec
-from runner.extravars import ReservedVariableError, build_extravars
+from runner.extravars import ReservedVariableError, build_extravars, check_spec_keys, dump_extravars
 from runner.joblog import event_logger
 from runner.kube import Kube, ResourceRef
 from runner.logs import CRLogger, cr_logger
@@ -100,6 +100,17 @@ def plan_job(obj: Mapping[str, Any], watch: Watch, config: Config, log_: logging
             )
 
     try:
+        if watch.finalizer and not finalizing:
+            # A spec key that clashes with the finalizer's vars would only be refused at deletion,
+            # leaving the CR stuck in Terminating: refuse it now.
+            check_spec_keys(
+                obj.get("spec"),
+                group=watch.gvk.group,
+                kind=watch.gvk.kind,
+                snake_case=watch.snake_case_parameters,
+                watch_vars=watch.vars,
+                finalizer_vars=watch.finalizer.vars,
+            )
         extravars = build_extravars(
             obj,
             group=watch.gvk.group,
@@ -195,7 +206,7 @@ class Reconciler:
         playbook = jobdir.prepare(
             path,
             base,
-            extravars=plan.extravars,
+            extravars=dump_extravars(plan.extravars),
             inventory_source=self.config.environ.get("ANSIBLE_INVENTORY") or None,
             role_playbook=jobdir.role_playbook(plan.target) if plan.is_role else None,
         )

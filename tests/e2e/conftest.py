@@ -46,7 +46,9 @@ def e2e_crd(kind: str) -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
                 }
             ],
         },
@@ -115,7 +117,10 @@ class OperatorFactory:
         n = len(self.started)
         log_path = self.tmp / f"operator-{n}.log"
         args = [
-            sys.executable, "-m", "runner", "run",
+            sys.executable,
+            "-m",
+            "runner",
+            "run",
             f"--watches-file={watches or cwd / 'watches.yaml'}",
             "--log-format=text",
             "--health-probe-bind-address=127.0.0.1:0",
@@ -143,7 +148,9 @@ class OperatorFactory:
 
 
 @pytest.fixture
-def operators(cluster: devcluster.Cluster, kubectl: Kubectl, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OperatorFactory]:
+def operators(
+    cluster: devcluster.Cluster, kubectl: Kubectl, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[OperatorFactory]:
     factory = OperatorFactory(cluster.kubeconfig, tmp_path)
     yield factory
     factory.stop_all()
@@ -160,7 +167,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
-def cr(kind: str, name: str, namespace: str, spec: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
+def cr(
+    kind: str, name: str, namespace: str, spec: dict[str, Any] | None = None, **meta: Any
+) -> dict[str, Any]:
     """A custom resource of the e2e test group."""
     return {
         "apiVersion": f"{E2E_GROUP}/v1",

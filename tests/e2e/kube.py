@@ -17,7 +17,9 @@ class Kubectl:
     def __init__(self, kubeconfig: str) -> None:
         self.kubeconfig = kubeconfig
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             ["kubectl", "--kubeconfig", self.kubeconfig, *args],
             input=input,
@@ -49,7 +51,9 @@ class Kubectl:
             args += ["-n", namespace]
         self.run(*args)
 
-    def patch(self, resource: str, name: str, namespace: str, patch: Mapping[str, Any], *, status: bool = False) -> None:
+    def patch(
+        self, resource: str, name: str, namespace: str, patch: Mapping[str, Any], *, status: bool = False
+    ) -> None:
         args = ["patch", resource, name, "-n", namespace, "--type=merge", "-p", json.dumps(patch)]
         if status:
             args.append("--subresource=status")

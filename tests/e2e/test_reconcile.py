@@ -35,7 +35,9 @@ def successful(kubectl: Kubectl, resource: str, name: str, ns: str, generation: 
     return wait_for(check, f"{resource} {ns}/{name} Successful=True")
 
 
-def test_sample_webapp_created_then_updated(kubectl: Kubectl, namespace: str, operators: OperatorFactory) -> None:
+def test_sample_webapp_created_then_updated(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory
+) -> None:
     operators.start(namespace, cwd=REPO)
     kubectl.apply(sample("demo_v1alpha1_webapp.yaml", namespace))
     obj = successful(kubectl, "webapp", "webapp-sample", namespace)
@@ -56,8 +58,16 @@ def test_sample_webapp_created_then_updated(kubectl: Kubectl, namespace: str, op
     assert kubectl.get("deployment", "webapp-sample", namespace)["spec"]["replicas"] == 3
     assert kubectl.get("configmap", "webapp-sample-config", namespace)["data"]["message"] == "changed"
 
-    events = kubectl.run("get", "events", "-n", namespace, "--field-selector", "involvedObject.name=webapp-sample",
-                         "-o", "jsonpath={range .items[*]}{.reason}{'\\n'}{end}").stdout.split()
+    events = kubectl.run(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=webapp-sample",
+        "-o",
+        "jsonpath={range .items[*]}{.reason}{'\\n'}{end}",
+    ).stdout.split()
     assert "Started" in events and "Succeeded" in events
 
 
@@ -70,8 +80,10 @@ def test_failing_role_reports_failure_and_others_stay_healthy(
         cr("Echo", "healthy", namespace, {"message": "fine"}),
     )
     successful(kubectl, "echo", "healthy", namespace)
-    broken = wait_for(lambda: (o := kubectl.get("echo", "broken", namespace)) and is_true(o, "Failure") and o,
-                      "Failure=True on the broken CR")
+    broken = wait_for(
+        lambda: (o := kubectl.get("echo", "broken", namespace)) and is_true(o, "Failure") and o,
+        "Failure=True on the broken CR",
+    )
     failure = condition(broken, "Failure")
     assert failure["reason"] == "Failed"
     assert "the database is on fire" in failure["message"]
@@ -83,12 +95,23 @@ def test_failing_role_reports_failure_and_others_stay_healthy(
     # The operator keeps serving: a new CR still reconciles, and fixing the broken one heals it.
     kubectl.apply(cr("Echo", "later", namespace, {"message": "still here"}))
     successful(kubectl, "echo", "later", namespace)
-    kubectl.run("patch", "echo", "broken", "-n", namespace, "--type=json", "-p", '[{"op":"remove","path":"/spec/failWith"}]')
+    kubectl.run(
+        "patch",
+        "echo",
+        "broken",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/spec/failWith"}]',
+    )
     healed = successful(kubectl, "echo", "broken", namespace)
     assert condition(healed, "Failure")["status"] == "False"
 
 
-def test_backup_finalizer_runs_on_delete(kubectl: Kubectl, namespace: str, operators: OperatorFactory) -> None:
+def test_backup_finalizer_runs_on_delete(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory
+) -> None:
     operators.start(namespace, cwd=REPO)
     kubectl.apply(sample("demo_v1alpha1_backup.yaml", namespace))
     obj = successful(kubectl, "backup", "backup-sample", namespace)
@@ -118,7 +141,9 @@ def test_label_selector_filters_crs(kubectl: Kubectl, namespace: str, operators:
     successful(kubectl, "pickyecho", "bronze", namespace)
 
 
-def test_periodic_resync_puts_back_a_deleted_object(kubectl: Kubectl, namespace: str, operators: OperatorFactory) -> None:
+def test_periodic_resync_puts_back_a_deleted_object(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory
+) -> None:
     operators.start(namespace)
     kubectl.apply(cr("TickEcho", "tick", namespace, {"message": "tock"}))
     successful(kubectl, "tickecho", "tick", namespace)
@@ -154,7 +179,9 @@ def test_role_written_status_is_kept(kubectl: Kubectl, namespace: str, operators
     assert {c["type"] for c in obj["status"]["conditions"]} >= {"Running", "Successful", "Failure"}
 
 
-def test_manage_status_false_never_writes_status(kubectl: Kubectl, namespace: str, operators: OperatorFactory) -> None:
+def test_manage_status_false_never_writes_status(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory
+) -> None:
     operators.start(namespace)
     kubectl.apply(cr("QuietEcho", "quiet", namespace, {"message": "shh"}))
     cm = wait_for(lambda: echo_cm(kubectl, "quiet", namespace), "the role to run")
@@ -170,7 +197,11 @@ def test_snake_case_parameters(kubectl: Kubectl, namespace: str, operators: Oper
     successful(kubectl, "rawecho", "raw", namespace)
     snaky = echo_cm(kubectl, "snaky", namespace)["data"]
     raw = echo_cm(kubectl, "raw", namespace)["data"]
-    assert (snaky["some_value"], snaky["someValue"], snaky["nested_keys"]) == ("v", "absent", "inner_key,other_key")
+    assert (snaky["some_value"], snaky["someValue"], snaky["nested_keys"]) == (
+        "v",
+        "absent",
+        "inner_key,other_key",
+    )
     assert (raw["some_value"], raw["someValue"], raw["nested_keys"]) == ("absent", "v", "innerKey,otherKey")
 
 
@@ -195,9 +226,14 @@ def test_reserved_variables_are_refused(kubectl: Kubectl, namespace: str, operat
     )
     successful(kubectl, "pinnedecho", "honest", namespace)
     assert echo_cm(kubectl, "honest", namespace)["data"]["pinned"] == "from-watches"
-    for resource, name, key in (("echo", "sneaky", "ansibleShellExecutable"), ("pinnedecho", "override", "pinned")):
-        obj = wait_for(lambda r=resource, n=name: (o := kubectl.get(r, n, namespace)) and is_true(o, "Failure") and o,
-                       f"{name} refused")
+    for resource, name, key in (
+        ("echo", "sneaky", "ansibleShellExecutable"),
+        ("pinnedecho", "override", "pinned"),
+    ):
+        obj = wait_for(
+            lambda r=resource, n=name: (o := kubectl.get(r, n, namespace)) and is_true(o, "Failure") and o,
+            f"{name} refused",
+        )
         failure = condition(obj, "Failure")
         assert failure["reason"] == "InvalidSpec"
         assert f"'{key}'" in failure["message"]

@@ -481,9 +481,11 @@ def is_trusted(value: str) -> bool:
     return bool(tags.TrustedAsTemplate.is_tagged_on(value))
 
 
-TRICKY_STRINGS = ["123", "1.10", "", "true", "yes", "null", "~", "=", "<<", "!", "&", "*", "!x", "2020-01-01",
-                  "0x1F", ".inf", "a: b", "- x", "#c", "'q'", '"d"', "l1\nl2\n", " pad ", "\u2028", "\x00\x1b",
-                  "é😀", "{{ x }}", "{% if %}", "{# c #}", "%"]  # fmt: skip
+TRICKY_STRINGS = [
+    *("123", "1.10", "", "true", "yes", "null", "~", "=", "<<", "!", "&", "*", "!x", "2020-01-01"),
+    *("0x1F", ".inf", "a: b", "- x", "#c", "'q'", '"d"', "l1\nl2\n", " pad ", "\u2028", "\x00\x1b"),
+    *("é😀", "{{ x }}", "{% if %}", "{# c #}", "%"),
+]
 
 
 @pytest.mark.parametrize("mark_unsafe", [True, False])
