@@ -84,7 +84,9 @@ def test_mark_running_keeps_a_previous_failure() -> None:
 
 
 def test_mark_succeeded_sets_three_conditions() -> None:
-    conds = by_type(mark_succeeded(mark_running([], generation=3, now=T0), result=RESULT, generation=3, now=T1))
+    conds = by_type(
+        mark_succeeded(mark_running([], generation=3, now=T0), result=RESULT, generation=3, now=T1)
+    )
     assert set(conds) == {"Running", "Successful", "Failure"}
     running = conds["Running"]
     assert running["status"] == "True"

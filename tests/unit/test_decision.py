@@ -42,7 +42,9 @@ def configmap(**meta: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"k": "v"}}
 
 
-def why(before: dict[str, Any] | None, after: dict[str, Any], *, watch_annotations: bool = False) -> str | None:
+def why(
+    before: dict[str, Any] | None, after: dict[str, Any], *, watch_annotations: bool = False
+) -> str | None:
     prev = fingerprint(before) if before is not None else None
     return trigger(prev, fingerprint(after), watch_annotations=watch_annotations)
 

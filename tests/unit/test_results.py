@@ -186,7 +186,10 @@ def test_failure_message_falls_back_to_stderr_and_task_action() -> None:
 
 
 def test_unreachable_host_fails_the_run() -> None:
-    events = (unreachable("ping db", "Failed to connect to the host"), stats(ok={"localhost": 1}, dark={"db1": 1}))
+    events = (
+        unreachable("ping db", "Failed to connect to the host"),
+        stats(ok={"localhost": 1}, dark={"db1": 1}),
+    )
     # Even if ansible-runner reported "successful", an unreachable host is a failure.
     for status in ("successful", "failed"):
         res = summarize(outcome(status, 4, *events))
@@ -206,7 +209,10 @@ def test_no_stats_event_and_nonzero_rc_reports_stdout_tail() -> None:
     res = summarize(outcome("failed", 1, stdout_tail=tail))
     assert res.ok is False
     assert res.result is None
-    assert res.message == "ansible-playbook exited with code 1 before running: ERROR! the role 'memcached' was not found"
+    assert (
+        res.message
+        == "ansible-playbook exited with code 1 before running: ERROR! the role 'memcached' was not found"
+    )
 
 
 def test_no_stats_event_and_no_output() -> None:
