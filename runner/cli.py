@@ -146,6 +146,11 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     flag("--log-format", choices=("json", "text"), default="json", help="log line format (default json)")
 
 
+def _unquote(text: str) -> str:
+    """Remove one pair of single quotes around the whole value (as the Go operator does)."""
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
+
+
 def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     kubeconfig = args.kubeconfig or environ.get("KUBECONFIG") or None
     per_kind = args.max_concurrent_reconciles
@@ -156,7 +161,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         max_concurrent_jobs=total,
         reconcile_period=args.reconcile_period,
         ansible_verbosity=args.ansible_verbosity,
-        ansible_args=args.ansible_args.strip().strip("'"),
+        ansible_args=_unquote(args.ansible_args.strip()),
         roles_path=args.ansible_roles_path,
         collections_path=args.ansible_collections_path,
         inject_owner_ref=args.inject_owner_ref,

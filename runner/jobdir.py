@@ -90,6 +90,7 @@ def _write_inventory(target: Path, source: str | None) -> None:
         _remove(child)
     if src.is_dir():
         shutil.copytree(src, target, dirs_exist_ok=True)
+        os.chmod(target, 0o700)
     else:
         shutil.copy2(src, target / src.name)
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -41,39 +42,60 @@ class Outcome:
 
 
 class PrioritySemaphore:
-    """An asyncio semaphore that wakes the waiter with the lowest priority value first (FIFO within)."""
+    """An asyncio semaphore that wakes the waiter with the lowest priority value first (FIFO within).
+
+    A waiter can be moved ahead while it waits (``raise_priority``): a CR queued for a resync that
+    gets edited meanwhile is served as a change.
+    """
 
     def __init__(self, value: int) -> None:
         if value < 1:
             raise ValueError("a semaphore needs at least one slot")
         self._free = value
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._heap: list[list[Any]] = []  # [priority, seq, future, key]; future None = superseded
+        self._entries: dict[Hashable, list[Any]] = {}
         self._seq = itertools.count()
 
-    async def acquire(self, priority: int) -> None:
-        if self._free > 0 and not self._waiters:
+    async def acquire(self, priority: int, key: Hashable = None) -> None:
+        if self._free > 0 and not self._entries and not self._heap:
             self._free -= 1
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
+        entry = [priority, next(self._seq), fut, key]
+        heapq.heappush(self._heap, entry)
+        if key is not None:
+            self._entries[key] = entry
         try:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
                 self.release()  # we were handed the slot just as we got cancelled
             raise
+        finally:
+            if key is not None and self._entries.get(key) is not None and self._entries[key][2] is fut:
+                del self._entries[key]
+
+    def raise_priority(self, key: Hashable, priority: int) -> None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= priority or entry[2] is None or entry[2].done():
+            return
+        fut = entry[2]
+        entry[2] = None
+        new = [priority, next(self._seq), fut, key]
+        heapq.heappush(self._heap, new)
+        self._entries[key] = new
 
     def release(self) -> None:
-        while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():
+        while self._heap:
+            _, _, fut, _ = heapq.heappop(self._heap)
+            if fut is not None and not fut.done():
                 fut.set_result(None)
                 return
         self._free += 1
 
     @asynccontextmanager
-    async def slot(self, priority: int) -> AsyncIterator[None]:
-        await self.acquire(priority)
+    async def slot(self, priority: int, key: Hashable = None) -> AsyncIterator[None]:
+        await self.acquire(priority, key)
         try:
             yield
         finally:
@@ -92,6 +114,10 @@ class _State:
     timer: asyncio.TimerHandle | None = None
     failures: int = 0
     forgotten: bool = False
+
+
+def _current(state: _State, default: Priority) -> Priority:
+    return state.pending if state.pending is not None else default
 
 
 class Scheduler:
@@ -130,6 +156,8 @@ class Scheduler:
             state.timer = None
         state.reasons.add(reason)
         state.pending = priority if state.pending is None else min(state.pending, priority)
+        self._groups[state.group].raise_priority(key, state.pending)
+        self._global.raise_priority(key, state.pending)
         if state.task is None:
             state.task = asyncio.get_running_loop().create_task(self._drive(key, state))
 
@@ -157,7 +185,8 @@ class Scheduler:
         try:
             while state.pending is not None and not state.forgotten:
                 priority = state.pending
-                async with self._groups[state.group].slot(priority), self._global.slot(priority):
+                group_slot = self._groups[state.group].slot(priority, key)
+                async with group_slot, self._global.slot(_current(state, priority), key):
                     if state.pending is None or state.forgotten:
                         break
                     reasons = frozenset(state.reasons)
@@ -182,7 +211,7 @@ class Scheduler:
 
     def _plan_next(self, key: Hashable, state: _State, outcome: Outcome) -> None:
         if not outcome.ok and outcome.retry:
-            delay = min(self._backoff_base * (2**state.failures), self._backoff_cap)
+            delay = min(self._backoff_base * (2 ** min(state.failures, 32)), self._backoff_cap)
             state.failures += 1
             self._arm(key, state, delay, Priority.RETRY, "retry after failure")
             return

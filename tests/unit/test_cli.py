@@ -131,11 +131,6 @@ def test_ansible_args_strips_surrounding_quotes(value: str, expected: str) -> No
     assert config(f"--ansible-args={value}").ansible_args == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='cli.py build_config: .strip("\'") removes every leading/trailing quote, so a trailing '
-    "quoted value loses its closing quote; Go only drops one pair of quotes wrapping the whole value",
-)
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

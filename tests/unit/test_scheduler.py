@@ -314,11 +314,6 @@ def test_scheduler_serves_changes_before_resyncs() -> None:
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduler.py _drive: a CR already queued for a slot keeps the priority it queued with; a "
-    "later CHANGE request only lowers state.pending, so the spec change waits behind the whole backlog",
-)
 def test_change_request_raises_the_priority_of_a_queued_resync() -> None:
     async def main() -> None:
         fake = FakeReconcile()
@@ -392,12 +387,6 @@ def test_backoff_is_capped() -> None:
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduler.py _plan_next: backoff_base * 2**failures raises OverflowError once failures "
-    "reaches 1024 (int too large to convert to float) even though the delay is capped; the driver "
-    "task dies and the CR is never retried or resynced again",
-)
 def test_a_cr_that_keeps_failing_keeps_being_retried() -> None:
     async def main() -> None:
         fake = FakeReconcile(auto=True)
