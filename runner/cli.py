@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,30 +228,63 @@ async def _serve(config: Config, watches: list[Any]) -> int:
     from runner.serving import Endpoints
 
     jobdir.ensure_base(config.runner_dir)
-    kube = Kube(load_api_client(config.kubeconfig))
+    api_client = load_api_client(config.kubeconfig)
+    kube = Kube(api_client)
     executor = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
-    operator = Operator(config, watches, Reconciler(config, kube, executor, post_event))
-    ready = asyncio.Event()
-    stop: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    endpoints = Endpoints(ready)
-    await endpoints.start_all(config.health_probe_bind_address, config.metrics_bind_address)
-    log.info(
-        "operator starting",
-        extra={
-            "version": __version__,
-            "kinds": [str(w.gvk) for w in watches],
-            "namespaces": list(config.namespaces) or "all",
-            "runner_dir": str(config.runner_dir),
-        },
-    )
-    try:
-        await run_operator(config, operator, ready, stop)
-    finally:
-        await endpoints.stop()
-        kube.close()
-        executor.shutdown()
+    async with _job_access(config, api_client) as (access, dependents):
+        operator = Operator(config, watches, Reconciler(config, kube, executor, post_event, access))
+        if dependents is not None:
+            dependents.bind(operator.dependent_owners, operator.dependent_changed)
+            await dependents.start()
+        ready = asyncio.Event()
+        stop: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        endpoints = Endpoints(ready)
+        await endpoints.start_all(config.health_probe_bind_address, config.metrics_bind_address)
+        log.info(
+            "operator starting",
+            extra={
+                "version": __version__,
+                "kinds": [str(w.gvk) for w in watches],
+                "namespaces": list(config.namespaces) or "all",
+                "runner_dir": str(config.runner_dir),
+                "owner_injection": config.inject_owner_ref,
+            },
+        )
+        try:
+            await run_operator(config, operator, ready, stop)
+        finally:
+            await endpoints.stop()
+            kube.close()
+            executor.shutdown()
     log.info("operator stopped")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _job_access(config: Config, api_client: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """The proxy and the dependent watches (owner injection on), or direct access (off)."""
+    from runner.access import DirectAccess, ProxyAccess
+    from runner.dependents import Dependents
+    from runner.discovery import Discovery
+    from runner.proxy import Proxy
+    from runner.upstream import Upstream
+
+    if not config.inject_owner_ref:
+        log.warning(
+            "--inject-owner-ref=false: no owner references on what roles create, no dependent watches"
+        )
+        yield DirectAccess(config.kubeconfig), None
+        return
+    upstream = Upstream(api_client.configuration)
+    proxy = Proxy(upstream, Discovery(upstream))
+    dependents = Dependents(upstream, config.namespaces, config.runner_dir / "dependent-kinds.json")
+    await proxy.start()
+    try:
+        yield ProxyAccess(proxy, dependents), dependents
+    finally:
+        await dependents.stop()
+        await proxy.stop()
+        await upstream.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,9 +16,11 @@ from typing import Any
 
 import kopf
 
-from runner import jobdir
+from runner import jobdir, ownership
+from runner.access import dependents_allowed
 from runner.config import Config
 from runner.decision import Seen, fingerprint, trigger
+from runner.discovery import ResourceInfo
 from runner.kube import ResourceRef
 from runner.reconciler import Reconciler
 from runner.scheduler import Outcome, Priority, Scheduler
@@ -27,6 +29,7 @@ from runner.watches import Watch
 log = logging.getLogger("runner.operator")
 
 Key = tuple[int, str | None, str]  # (watch index, namespace, name)
+DEPENDENT_DEBOUNCE = 0.5  # seconds: a burst of dependent events becomes one rerun
 
 
 @dataclass
@@ -99,10 +102,30 @@ class Operator:
         priority = Priority.STARTUP if startup else Priority.CHANGE
         self.scheduler.request(key, watch.index, priority, "operator start-up" if startup else reason)
 
-    def request(self, key: Key, priority: Priority, reason: str) -> None:
-        """Ask for a reconcile of a CR we know (used by dependent watches and requeues)."""
+    # ---- dependents → requests
+    def dependent_owners(self, info: ResourceInfo, obj: Mapping[str, Any]) -> list[Hashable]:
+        """The CRs (keys) that ``obj`` belongs to and whose watch reruns on its changes."""
+        keys: list[Hashable] = []
+        for hint in ownership.owners_of(obj):
+            for state in self.kinds.values():
+                gvk = state.watch.gvk
+                if (gvk.group, gvk.kind) != (hint.group, hint.kind) or state.ref is None:
+                    continue
+                if not dependents_allowed(state.watch, info):
+                    continue
+                key: Key = (state.watch.index, hint.namespace if state.ref.namespaced else None, hint.name)
+                current = self.objects.get(key)
+                if current is None:
+                    continue
+                if hint.uid is not None and (current.get("metadata") or {}).get("uid") != hint.uid:
+                    continue
+                keys.append(key)
+        return keys
+
+    def dependent_changed(self, key: Hashable, reason: str) -> None:
+        assert isinstance(key, tuple)
         if key in self.objects:
-            self.scheduler.request(key, key[0], priority, reason)
+            self.scheduler.request_soon(key, key[0], reason, DEPENDENT_DEBOUNCE)
 
     async def _reconcile(self, key: Hashable, reasons: frozenset[str]) -> Outcome:
         assert isinstance(key, tuple)

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from runner import conditions as cond
-from runner import jobdir
+from runner import jobdir, usermetrics
+from runner.access import JobAccess
 from runner.config import Config
 from runner.durations import parse_duration
 from runner.executor import Executor, JobSpec
@@ -133,12 +134,35 @@ def plan_job(obj: Mapping[str, Any], watch: Watch, config: Config, log_: logging
     )
 
 
+BUNDLED_COLLECTIONS = Path(__file__).resolve().parent / "ansible" / "collections"
+DEFAULT_COLLECTIONS_PATH = "~/.ansible/collections:/usr/share/ansible/collections"
+
+
+def job_env(config: Config) -> dict[str, str]:
+    """Environment added to the operator's own for every job (the access adds the kubeconfig)."""
+    # ansible-playbook and friends come from the runner's own environment (a virtualenv or the image).
+    bindir = os.path.dirname(sys.executable)
+    path = config.environ.get("PATH", os.defpath)
+    env = {"PATH": path if bindir in path.split(os.pathsep) else f"{bindir}{os.pathsep}{path}"}
+    if config.roles_path:
+        env["ANSIBLE_ROLES_PATH"] = config.roles_path
+    # Our operator_sdk.util goes last: a Galaxy-installed copy, when there is one, wins.
+    collections = (
+        config.collections_path or config.environ.get("ANSIBLE_COLLECTIONS_PATH") or DEFAULT_COLLECTIONS_PATH
+    )
+    env["ANSIBLE_COLLECTIONS_PATH"] = f"{collections}{os.pathsep}{BUNDLED_COLLECTIONS}"
+    return env
+
+
 class Reconciler:
-    def __init__(self, config: Config, kube: Kube, executor: Executor, post_event: EventPoster) -> None:
+    def __init__(
+        self, config: Config, kube: Kube, executor: Executor, post_event: EventPoster, access: JobAccess
+    ) -> None:
         self.config = config
         self.kube = kube
         self.executor = executor
         self.post_event = post_event
+        self.access = access
 
     async def reconcile(
         self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], reasons: frozenset[str]
@@ -172,7 +196,7 @@ class Reconciler:
         what = "finalizer" if plan.finalizing else "reconciliation"
         self.post_event(obj, "Normal", "Started", f"Running {what} ({', '.join(sorted(reasons))})")
 
-        result, jlog = await self._run_job(watch, obj, plan, clog)
+        result, jlog = await self._run_job(watch, ref, obj, plan, clog)
         RECONCILES.labels(GVK=str(watch.gvk)).observe(time.monotonic() - started)
         RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="succeeded" if result.ok else "failed").inc()
         return await self._report(watch, ref, obj, plan, result, jlog)
@@ -195,7 +219,7 @@ class Reconciler:
         return Outcome(ok=False, retry=exc.retry)
 
     async def _run_job(
-        self, watch: Watch, obj: Mapping[str, Any], plan: JobPlan, clog: CRLogger
+        self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], plan: JobPlan, clog: CRLogger
     ) -> tuple[JobResult, CRLogger]:
         meta = obj["metadata"]
         base = self.config.runner_dir
@@ -212,12 +236,13 @@ class Reconciler:
         )
         if not plan.is_role:
             playbook = Path(plan.target)
+        access_env, close = self.access.open(watch, ref, obj, path)
         spec = JobSpec(
             ident=ident,
             private_data_dir=path,
             playbook=playbook,
             project_dir=playbook.parent,
-            envvars=self._job_env(),
+            envvars={**job_env(self.config), **access_env},
             verbosity=plan.verbosity,
             cmdline=self.config.ansible_args or None,
             timeout=self.config.job_timeout,
@@ -226,25 +251,20 @@ class Reconciler:
         jlog = CRLogger(log, {**(clog.extra or {}), "job": ident})
         JOBS_RUNNING.inc()
         try:
-            outcome = await self.executor.run(spec, event_logger(jlog, self.config.log_events))
+            outcome = await self.executor.run(spec, self._event_callback(jlog))
         finally:
             JOBS_RUNNING.dec()
+            close()
         return summarize(outcome, timeout=self.config.job_timeout), jlog
 
-    def _job_env(self) -> dict[str, str]:
-        # ansible-playbook and friends come from the runner's own environment (a virtualenv or the image).
-        bindir = os.path.dirname(sys.executable)
-        path = self.config.environ.get("PATH", os.defpath)
-        env: dict[str, str] = {
-            "PATH": path if bindir in path.split(os.pathsep) else f"{bindir}{os.pathsep}{path}"
-        }
-        if self.config.kubeconfig:
-            env["KUBECONFIG"] = env["K8S_AUTH_KUBECONFIG"] = self.config.kubeconfig
-        if self.config.roles_path:
-            env["ANSIBLE_ROLES_PATH"] = self.config.roles_path
-        if self.config.collections_path:
-            env["ANSIBLE_COLLECTIONS_PATH"] = self.config.collections_path
-        return env
+    def _event_callback(self, jlog: CRLogger) -> Callable[[Mapping[str, Any]], None]:
+        log_event = event_logger(jlog, self.config.log_events)
+
+        def on_event(event: Mapping[str, Any]) -> None:
+            log_event(event)
+            usermetrics.observe_event(event, jlog)
+
+        return on_event
 
     async def _report(
         self,

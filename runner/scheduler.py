@@ -112,6 +112,7 @@ class _State:
     reasons: set[str] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
+    due: float = 0.0
     failures: int = 0
     forgotten: bool = False
 
@@ -160,6 +161,19 @@ class Scheduler:
         self._global.raise_priority(key, state.pending)
         if state.task is None:
             state.task = asyncio.get_running_loop().create_task(self._drive(key, state))
+
+    def request_soon(self, key: Hashable, group: Hashable, reason: str, delay: float) -> None:
+        """Like ``request`` (as a change), but a burst of such requests within ``delay`` becomes one run."""
+        if self._closed:
+            return
+        state = self._states.get(key)
+        if state is None or state.forgotten or state.task is not None:
+            self.request(key, group, Priority.CHANGE, reason)
+            return
+        state.reasons.add(reason)
+        now = asyncio.get_running_loop().time()
+        if state.timer is None or state.due > now + delay:
+            self._arm(key, state, delay, Priority.CHANGE, reason)
 
     def forget(self, key: Hashable) -> None:
         """The CR is gone: no more runs; ``on_forgotten`` is called once no job runs for it."""
@@ -227,6 +241,7 @@ class Scheduler:
         if state.timer is not None:
             state.timer.cancel()
         loop = asyncio.get_running_loop()
+        state.due = loop.time() + max(delay, 0.0)
         state.timer = loop.call_later(max(delay, 0.0), self._fire, key, state, priority, reason)
 
     def _fire(self, key: Hashable, state: _State, priority: Priority, reason: str) -> None:

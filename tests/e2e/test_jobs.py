@@ -46,8 +46,16 @@ def test_failing_finalizer_keeps_the_cr_until_it_succeeds(
     obj = kubectl.get("finalecho", "stubborn", namespace)
     assert obj["metadata"].get("deletionTimestamp") and obj["metadata"]["finalizers"]
 
-    kubectl.run("patch", "finalecho", "stubborn", "-n", namespace, "--type=json",
-                "-p", '[{"op":"remove","path":"/spec/failFinalizer"}]')  # fmt: skip
+    kubectl.run(
+        "patch",
+        "finalecho",
+        "stubborn",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/spec/failFinalizer"}]',
+    )
     wait_for(lambda: kubectl.get("finalecho", "stubborn", namespace) is None, "the CR to be gone")
     assert kubectl.get("configmap", "stubborn-finalized", namespace) is not None
 
