@@ -231,7 +231,7 @@ async def _serve(config: Config, watches: list[Any]) -> int:
     api_client = load_api_client(config.kubeconfig)
     kube = Kube(api_client)
     executor = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
-    async with _job_access(config, api_client) as (access, dependents):
+    async with _job_access(config, api_client, watches) as (access, dependents):
         operator = Operator(config, watches, Reconciler(config, kube, executor, post_event, access))
         if dependents is not None:
             dependents.bind(operator.dependent_owners, operator.dependent_changed)
@@ -261,7 +261,7 @@ async def _serve(config: Config, watches: list[Any]) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _job_access(config: Config, api_client: Any) -> AsyncIterator[tuple[Any, Any]]:
+async def _job_access(config: Config, api_client: Any, watches: list[Any]) -> AsyncIterator[tuple[Any, Any]]:
     """The proxy and the dependent watches (owner injection on), or direct access (off)."""
     from runner.access import DirectAccess, ProxyAccess
     from runner.dependents import Dependents
@@ -276,7 +276,8 @@ async def _job_access(config: Config, api_client: Any) -> AsyncIterator[tuple[An
         yield DirectAccess(config.kubeconfig), None
         return
     upstream = Upstream(api_client.configuration)
-    proxy = Proxy(upstream, Discovery(upstream))
+    primaries = frozenset((w.gvk.group, w.gvk.kind) for w in watches)
+    proxy = Proxy(upstream, Discovery(upstream), primaries)
     dependents = Dependents(upstream, config.namespaces, config.runner_dir / "dependent-kinds.json")
     await proxy.start()
     try:

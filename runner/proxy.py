@@ -75,9 +75,10 @@ def _status(code: int, message: str) -> web.Response:
 
 
 class Proxy:
-    def __init__(self, upstream: Upstream, discovery: Discovery) -> None:
+    def __init__(self, upstream: Upstream, discovery: Discovery, primaries: ownership.PrimaryKinds) -> None:
         self.upstream = upstream
         self.discovery = discovery
+        self.primaries = primaries
         self._grants: dict[str, Grant] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -143,6 +144,11 @@ class Proxy:
         body = await request.read()
         api = apipath.parse(request.path)
         info = await self._resource(api)
+        if body and request.method in ("POST", "PUT", "PATCH"):
+            checked = self._sanitize(request, grant.owner, body)
+            if checked is None:
+                return _status(403, f"a job may only name its own {grant.owner.kind} as owner")
+            body = checked
         if grant.inject and api and info and request.method in ("POST", "PATCH"):
             body = self._claim_body(request, api, info, grant.owner, body)
         url = self.upstream.base + request.path_qs
@@ -184,6 +190,16 @@ class Proxy:
         if not info.namespaced:
             return None
         return api.namespace or (obj.get("metadata") or {}).get("namespace")
+
+    def _sanitize(self, request: web.Request, owner: Owner, body: bytes) -> bytes | None:
+        try:
+            parsed = yaml.safe_load(body) if request.content_type == APPLY_PATCH else json.loads(body)
+        except (ValueError, yaml.YAMLError):
+            return body
+        clean = ownership.sanitize(parsed, owner, self.primaries)
+        if clean is None:
+            return None
+        return body if clean == parsed else json.dumps(clean).encode()
 
     def _claim_body(
         self, request: web.Request, api: apipath.ApiPath, info: ResourceInfo, owner: Owner, body: bytes
