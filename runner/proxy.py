@@ -1,7 +1,8 @@
 """The jobs' door to the cluster: a loopback HTTP proxy that sets owners on what a job creates.
 
 Each job gets its own kubeconfig with a random bearer token that is valid only while the job runs;
-the token names the one CR the job runs for, so a job (or any other local process) can only ever
+the token names the one CR the job runs for (TLS on loopback with a certificate made at start-up:
+kubectl sends no credentials over plain HTTP), so a job (or any other local process) can only ever
 make objects owned by that CR. The proxy forwards with the operator's credentials, which never
 appear in a job's files. Every request is relayed (watch and log streams chunk by chunk,
 websocket upgrades such as exec and port-forward frame by frame), and:
@@ -18,6 +19,7 @@ websocket upgrades such as exec and port-forward frame by frame), and:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -30,7 +32,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from runner import apipath, ownership
+from runner import apipath, ownership, selfsigned
 from runner.discovery import Discovery, ResourceInfo
 from runner.ownership import Owner
 from runner.upstream import Upstream
@@ -82,14 +84,18 @@ class Proxy:
         self._grants: dict[str, Grant] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._cert, self._key = selfsigned.loopback_certificate()
 
     # ---- lifecycle and grants
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # handler_cancellation: a job that hangs up on a watch or log stream ends the upstream stream too
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(
+            self._runner, "127.0.0.1", 0, ssl_context=selfsigned.server_context(self._cert, self._key)
+        )
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("job API proxy listening on 127.0.0.1:%s", self.port)
@@ -114,7 +120,15 @@ class Proxy:
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [{"name": "runner", "cluster": {"server": f"http://127.0.0.1:{self.port}"}}],
+                "clusters": [
+                    {
+                        "name": "runner",
+                        "cluster": {
+                            "server": f"https://127.0.0.1:{self.port}",
+                            "certificate-authority-data": base64.b64encode(self._cert).decode(),
+                        },
+                    }
+                ],
                 "users": [{"name": "job", "user": {"token": token}}],
                 "contexts": [{"name": "job", "context": context}],
                 "current-context": "job",

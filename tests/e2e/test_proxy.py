@@ -1,0 +1,172 @@
+"""The job API proxy against the real API server: authentication, owner claims, streams, websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from kubernetes import client as k8s_client
+
+from runner.discovery import Discovery
+from runner.kube import load_api_client
+from runner.ownership import Owner
+from runner.proxy import Grant, Proxy
+from runner.upstream import Upstream
+from tests.e2e.conftest import E2E_GROUP, cr
+from tests.e2e.kube import Kubectl
+
+PRIMARIES = frozenset({(E2E_GROUP, "Echo")})
+
+
+class Running:
+    """A proxy served from its own event loop thread, as the operator does."""
+
+    def __init__(self, configuration: k8s_client.Configuration) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.upstream = Upstream(configuration)
+        self.proxy = Proxy(self.upstream, Discovery(self.upstream), PRIMARIES)
+        self.call(self.proxy.start())
+
+    def call(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
+
+    def close(self) -> None:
+        self.call(self.proxy.stop())
+        self.call(self.upstream.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture
+def proxy(kubectl: Kubectl) -> Iterator[Running]:
+    running = Running(load_api_client(kubectl.kubeconfig).configuration)
+    yield running
+    running.close()
+
+
+def job_kubectl(proxy: Running, owner: Owner, tmp_path: Path, writes: list | None = None) -> Kubectl:
+    token = proxy.proxy.grant(Grant(owner, lambda *a: (writes if writes is not None else []).append(a)))
+    path = tmp_path / f"kubeconfig-{owner.name}"
+    path.write_text(proxy.proxy.kubeconfig(token, owner.namespace))
+    return Kubectl(str(path))
+
+
+def make_owner(kubectl: Kubectl, namespace: str, name: str) -> Owner:
+    kubectl.apply(cr("Echo", name, namespace))
+    obj = kubectl.get("echo", name, namespace)
+    return Owner(f"{E2E_GROUP}/v1", "Echo", name, obj["metadata"]["uid"], namespace)
+
+
+def test_requests_without_a_job_token_are_refused(proxy: Running, tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(proxy.proxy.kubeconfig("not-a-token", None))
+    out = Kubectl(str(config)).run("get", "configmaps", check=False)
+    assert out.returncode != 0 and "provide credentials" in out.stderr
+
+
+def test_a_job_owns_what_it_creates_and_cannot_claim_another_cr(
+    kubectl: Kubectl, namespace: str, proxy: Running, tmp_path: Path
+) -> None:
+    mine, theirs = make_owner(kubectl, namespace, "mine"), make_owner(kubectl, namespace, "theirs")
+    writes: list = []
+    job = job_kubectl(proxy, mine, tmp_path, writes)
+    forged = {"apiVersion": f"{E2E_GROUP}/v1", "kind": "Echo", "name": "theirs", "uid": theirs.uid}
+    job.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "made", "namespace": namespace, "ownerReferences": [forged]},
+        }
+    )
+    made = kubectl.get("configmap", "made", namespace)
+    assert [r["uid"] for r in made["metadata"]["ownerReferences"]] == [mine.uid]
+    assert writes and writes[-1][2]["metadata"]["name"] == "made"
+
+    patch = json.dumps([{"op": "add", "path": "/metadata/ownerReferences/-", "value": forged}])
+    out = job.run("patch", "configmap", "made", "-n", namespace, "--type=json", "-p", patch, check=False)
+    assert out.returncode != 0 and "may only name its own Echo" in out.stderr
+
+
+def test_watch_streams_are_relayed(kubectl: Kubectl, namespace: str, proxy: Running, tmp_path: Path) -> None:
+    job = job_kubectl(proxy, make_owner(kubectl, namespace, "watcher"), tmp_path)
+    watch = subprocess.Popen(
+        [
+            "kubectl",
+            "--kubeconfig",
+            job.kubeconfig,
+            "get",
+            "configmaps",
+            "-n",
+            namespace,
+            "-w",
+            "--output-watch-events",
+            "-o",
+            "jsonpath={.type} {.object.metadata.name}{'\\n'}",
+            "--request-timeout=20s",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1)
+        kubectl.run("create", "configmap", "streamed", "-n", namespace)
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "ADDED streamed" not in lines:
+            lines.append(watch.stdout.readline().strip())
+        assert "ADDED streamed" in lines
+    finally:
+        watch.kill()
+        watch.wait()
+
+
+def test_websocket_upgrades_are_relayed(tmp_path: Path) -> None:
+    """exec, attach and port-forward are websockets: relay frames and the negotiated subprotocol."""
+
+    async def main() -> None:
+        async def echo(request: web.Request) -> web.WebSocketResponse:
+            assert request.headers["Authorization"] == "Bearer operator-secret"
+            ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io",))
+            await ws.prepare(request)
+            async for msg in ws:
+                await ws.send_bytes(b"echo:" + msg.data)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/api/v1/namespaces/n/pods/p/exec", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        conf = k8s_client.Configuration(
+            host=f"http://127.0.0.1:{port}",
+            api_key={"authorization": "operator-secret"},
+            api_key_prefix={"authorization": "Bearer"},
+        )
+        upstream = Upstream(conf)
+        proxy = Proxy(upstream, Discovery(upstream), PRIMARIES)
+        await proxy.start()
+        token = proxy.grant(Grant(Owner("g/v1", "K", "n", "u", "n"), lambda *a: None))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as session:
+            url = f"https://127.0.0.1:{proxy.port}/api/v1/namespaces/n/pods/p/exec?command=sh"
+            async with session.ws_connect(
+                url, headers={"Authorization": f"Bearer {token}"}, protocols=("v5.channel.k8s.io",)
+            ) as ws:
+                assert ws.protocol == "v5.channel.k8s.io"
+                await ws.send_bytes(b"\x00ls")
+                msg = await ws.receive()
+                assert msg.data == b"echo:\x00ls"
+        await proxy.stop()
+        await upstream.close()
+        await runner.cleanup()
+
+    asyncio.run(main())
