@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from runner import __version__
 from runner.config import (
@@ -144,7 +142,78 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         default=":8080",
         help="address of /metrics (default :8080; 0 disables)",
     )
-    flag("--log-format", choices=("json", "text"), default="json", help="log line format (default json)")
+    flag("--log-format", choices=("json", "text"), default=None, help="log line format (default json)")
+    flag(
+        "--metrics-secure", type=_bool, nargs="?", const=True, default=False, help="serve /metrics over HTTPS"
+    )
+    flag(
+        "--metrics-require-rbac",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="only callers allowed to GET /metrics (TokenReview, SubjectAccessReview); with --metrics-secure",
+    )
+    flag(
+        "--enable-http2",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="accepted for compatibility: the endpoints speak HTTP/1.1 only (the Go operator's default)",
+    )
+    flag(
+        "--leader-elect",
+        "--enable-leader-election",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="run only while holding a coordination.k8s.io Lease (for several replicas)",
+    )
+    flag(
+        "--leader-election-id",
+        default="",
+        help="the Lease name (default $OPERATOR_NAME or ansible-operator-runner)",
+    )
+    flag(
+        "--leader-election-namespace",
+        default="",
+        help="the Lease namespace (default: the pod's namespace; required when running outside a cluster)",
+    )
+    flag("--leader-elect-lease-duration", type=_duration, default=15.0, help="lease duration (default 15s)")
+    flag("--leader-elect-renew-deadline", type=_duration, default=10.0, help="renew deadline (default 10s)")
+    flag("--leader-elect-resource-lock", choices=("leases",), default="leases", help="always leases")
+    flag(
+        "--graceful-shutdown-timeout",
+        type=_duration,
+        default=30.0,
+        help="on SIGTERM, how long running jobs may finish before they are stopped (default 30s)",
+    )
+    flag(
+        "--proxy-port",
+        type=int,
+        default=0,
+        help="loopback port of the job API proxy (default: any free port)",
+    )
+    zap = p.add_argument_group("logging (the Go operator's zap flags)")
+    zap.add_argument(
+        "--zap-devel", type=_bool, nargs="?", const=True, default=False, help="text logs at debug level"
+    )
+    zap.add_argument(
+        "--zap-encoder", choices=("json", "console"), default=None, help="json or console (text) logs"
+    )
+    zap.add_argument(
+        "--zap-log-level", default="info", help="debug, info, error, or a number (higher = more verbose)"
+    )
+    zap.add_argument(
+        "--zap-stacktrace-level",
+        default="error",
+        help="accepted; errors are always logged with their traceback",
+    )
+    zap.add_argument(
+        "--zap-time-encoding", default="iso8601", help="accepted; timestamps are always ISO 8601"
+    )
 
 
 def _unquote(text: str) -> str:
@@ -173,6 +242,17 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         log_events=args.ansible_log_events,
         health_probe_bind_address=args.health_probe_bind_address,
         metrics_bind_address=args.metrics_bind_address,
+        metrics_secure=args.metrics_secure,
+        metrics_require_rbac=args.metrics_require_rbac,
+        leader_elect=args.leader_elect,
+        leader_election_id=args.leader_election_id
+        or environ.get("OPERATOR_NAME")
+        or "ansible-operator-runner",
+        leader_election_namespace=args.leader_election_namespace,
+        lease_duration=args.leader_elect_lease_duration,
+        renew_deadline=args.leader_elect_renew_deadline,
+        graceful_shutdown_timeout=args.graceful_shutdown_timeout,
+        proxy_port=args.proxy_port,
         environ=dict(environ),
     )
 
@@ -196,11 +276,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(args)
 
 
+def log_settings(args: argparse.Namespace) -> tuple[str, int]:
+    """--log-format wins; else the zap flags (--zap-devel: text at debug; --zap-encoder console: text)."""
+    fmt = args.log_format or ("text" if args.zap_devel or args.zap_encoder == "console" else "json")
+    names = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+    raw = str(args.zap_log_level).lower()
+    if raw in names:
+        level = names[raw]
+    elif raw.lstrip("-").isdigit():
+        level = logging.DEBUG if int(raw) > 0 else logging.INFO  # zap: higher numbers are more verbose
+    else:
+        level = logging.INFO
+    return fmt, logging.DEBUG if args.zap_devel else level
+
+
 def run(args: argparse.Namespace) -> int:
     from runner import logs
     from runner.watches import WatchesError, load_watches
 
-    logs.setup(args.log_format)
+    fmt, level = log_settings(args)
+    logs.setup(fmt, level)
+    if args.metrics_require_rbac and not args.metrics_secure:
+        print("ansible-operator: --metrics-require-rbac needs --metrics-secure", file=sys.stderr)
+        return 2
     environ: dict[str, str] = dict(os.environ)
     if args.ansible_roles_path:
         environ["ANSIBLE_ROLES_PATH"] = os.environ["ANSIBLE_ROLES_PATH"] = args.ansible_roles_path
@@ -216,76 +314,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.kubeconfig:
         os.environ["KUBECONFIG"] = config.kubeconfig
-    return asyncio.run(_serve(config, watches))
+    from runner.app import serve
 
-
-async def _serve(config: Config, watches: list[Any]) -> int:
-    from runner import jobdir
-    from runner.executor import AnsibleRunnerExecutor
-    from runner.kube import Kube, load_api_client
-    from runner.operator import Operator, post_event, run_operator
-    from runner.reconciler import Reconciler
-    from runner.serving import Endpoints
-
-    jobdir.ensure_base(config.runner_dir)
-    api_client = load_api_client(config.kubeconfig)
-    kube = Kube(api_client)
-    executor = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
-    async with _job_access(config, api_client, watches) as (access, dependents):
-        operator = Operator(config, watches, Reconciler(config, kube, executor, post_event, access))
-        if dependents is not None:
-            dependents.bind(operator.dependent_owners, operator.dependent_changed)
-            await dependents.start()
-        ready = asyncio.Event()
-        stop: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        endpoints = Endpoints(ready)
-        await endpoints.start_all(config.health_probe_bind_address, config.metrics_bind_address)
-        log.info(
-            "operator starting",
-            extra={
-                "version": __version__,
-                "kinds": [str(w.gvk) for w in watches],
-                "namespaces": list(config.namespaces) or "all",
-                "runner_dir": str(config.runner_dir),
-                "owner_injection": config.inject_owner_ref,
-            },
-        )
-        try:
-            await run_operator(config, operator, ready, stop)
-        finally:
-            await endpoints.stop()
-            kube.close()
-            executor.shutdown()
-    log.info("operator stopped")
-    return 0
-
-
-@contextlib.asynccontextmanager
-async def _job_access(config: Config, api_client: Any, watches: list[Any]) -> AsyncIterator[tuple[Any, Any]]:
-    """The proxy and the dependent watches (owner injection on), or direct access (off)."""
-    from runner.access import DirectAccess, ProxyAccess
-    from runner.dependents import Dependents
-    from runner.discovery import Discovery
-    from runner.proxy import Proxy
-    from runner.upstream import Upstream
-
-    if not config.inject_owner_ref:
-        log.warning(
-            "--inject-owner-ref=false: no owner references on what roles create, no dependent watches"
-        )
-        yield DirectAccess(config.kubeconfig), None
-        return
-    upstream = Upstream(api_client.configuration)
-    primaries = frozenset((w.gvk.group, w.gvk.kind) for w in watches)
-    proxy = Proxy(upstream, Discovery(upstream), primaries)
-    dependents = Dependents(upstream, config.namespaces, config.runner_dir / "dependent-kinds.json")
-    await proxy.start()
-    try:
-        yield ProxyAccess(proxy, dependents), dependents
-    finally:
-        await dependents.stop()
-        await proxy.stop()
-        await upstream.close()
+    return asyncio.run(serve(config, watches))
 
 
 if __name__ == "__main__":  # pragma: no cover

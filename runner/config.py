@@ -30,6 +30,15 @@ class Config:
     log_events: str
     health_probe_bind_address: str
     metrics_bind_address: str
+    metrics_secure: bool = False
+    metrics_require_rbac: bool = False
+    leader_elect: bool = False
+    leader_election_id: str = ""
+    leader_election_namespace: str = ""
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    graceful_shutdown_timeout: float = 30.0
+    proxy_port: int = 0
     environ: Mapping[str, str] = field(default_factory=dict)
 
     def env_override(self, prefix: str, suffix: str) -> str | None:

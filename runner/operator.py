@@ -79,8 +79,13 @@ class Operator:
         return on_event
 
     async def _cleanup(self, **_: Any) -> None:
+        """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
+        closing = asyncio.ensure_future(self.scheduler.close())
+        done, _ = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
+        if not done:
+            log.warning("jobs still running after the graceful shutdown timeout: stopping them")
         self.reconciler.executor.shutdown()
-        await self.scheduler.close()
+        await closing
 
     # ---- events → requests
     def observe(self, watch: Watch, event_type: str | None, obj: Mapping[str, Any]) -> None:

@@ -87,7 +87,7 @@ class Proxy:
         self._cert, self._key = selfsigned.loopback_certificate()
 
     # ---- lifecycle and grants
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # handler_cancellation: a job that hangs up on a watch or log stream ends the upstream stream too

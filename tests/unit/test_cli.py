@@ -305,7 +305,7 @@ def test_bad_watches_file_exits_2_with_one_line(
     def no_cluster(*_: object, **__: object) -> None:
         raise AssertionError("tried to reach the cluster")
 
-    monkeypatch.setattr("runner.cli._serve", no_cluster)
+    monkeypatch.setattr("runner.app.serve", no_cluster)
     code = main(["run", "--watches-file", str(watches), "--runner-dir", str(tmp_path / "jobs")])
     assert code == 2
     captured = capsys.readouterr()
