@@ -121,6 +121,24 @@ def remove(path: Path, base: Path) -> None:
         parent = parent.parent
 
 
+def orphans(
+    base: Path, kinds: list[tuple[str, str, str]], live: set[tuple[str, str, str, str | None, str]]
+) -> list[Path]:
+    """Job directories of ``kinds`` (group, version, kind) whose CR is not in ``live``
+    ((group, version, kind, namespace, name)): left behind by CRs deleted while the operator was down."""
+    out: list[Path] = []
+    for group, version, kind in kinds:
+        root = job_dir(base, group, version, kind, "x", "x").parent.parent
+        if not root.is_dir():
+            continue
+        for ns_dir in root.iterdir():
+            for cr_dir in ns_dir.iterdir() if ns_dir.is_dir() else ():
+                namespace = None if ns_dir.name == "_cluster" else ns_dir.name
+                if (group, version, kind, namespace, cr_dir.name) not in live:
+                    out.append(cr_dir)
+    return out
+
+
 def disk_usage(path: Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):

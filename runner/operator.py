@@ -30,6 +30,8 @@ log = logging.getLogger("runner.operator")
 
 Key = tuple[int, str | None, str]  # (watch index, namespace, name)
 DEPENDENT_DEBOUNCE = 0.5  # seconds: a burst of dependent events becomes one rerun
+SWEEP_FIRST = 10.0  # seconds after start-up (the initial listing has arrived by then)
+SWEEP_PERIOD = 300.0  # seconds between sweeps of job directories left by CRs deleted while we were down
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Operator:
                 gvk.group, gvk.version, gvk.kind, registry=registry, id=f"watch-{state.watch.index}"
             )(self._handler(state))
         kopf.on.login(registry=registry)(kopf.login_via_client)
+        kopf.on.startup(registry=registry)(self._start_sweeper)
         kopf.on.cleanup(registry=registry)(self._cleanup)
 
     def _handler(self, state: KindState) -> Any:
@@ -78,8 +81,13 @@ class Operator:
 
         return on_event
 
+    async def _start_sweeper(self, **_: Any) -> None:
+        self._sweep_task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._sweeper())
+
     async def _cleanup(self, **_: Any) -> None:
         """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
+        if hasattr(self, "_sweep_task"):
+            self._sweep_task.cancel()
         closing = asyncio.ensure_future(self.scheduler.close())
         done, _ = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
         if not done:
@@ -139,6 +147,26 @@ class Operator:
         if obj is None or state.ref is None:
             return Outcome(ok=True)
         return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+
+    def sweep_job_dirs(self) -> int:
+        """Remove the job directories of CRs that are gone (deleted while the operator was down)."""
+        base = self.config.runner_dir
+        gvks = {i: (s.watch.gvk.group, s.watch.gvk.version, s.watch.gvk.kind) for i, s in self.kinds.items()}
+        keys = set(self.objects) | {k for k in self.seen if self.scheduler.is_busy(k)}
+        live = {(*gvks[i], ns, name) for i, ns, name in keys}
+        orphans = jobdir.orphans(base, list(gvks.values()), live)
+        for path in orphans:
+            jobdir.remove(path, base)
+        if orphans:
+            log.info("removed %d job directories of CRs that no longer exist", len(orphans))
+        return len(orphans)
+
+    async def _sweeper(self, **_: Any) -> None:
+        """Sweep orphaned job dirs once the initial listing has settled, then every SWEEP_PERIOD."""
+        await asyncio.sleep(SWEEP_FIRST)
+        while True:
+            self.sweep_job_dirs()
+            await asyncio.sleep(SWEEP_PERIOD)
 
     def _forgotten(self, key: Hashable) -> None:
         assert isinstance(key, tuple)

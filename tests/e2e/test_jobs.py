@@ -102,3 +102,18 @@ def test_ansible_args_reach_the_job(kubectl: Kubectl, namespace: str, operators:
     kubectl.apply(cr("Echo", "argued", namespace))
     successful(kubectl, "echo", "argued", namespace)
     assert echo_cm(kubectl, "argued", namespace)["data"]["from_args"] == "yes"
+
+
+def test_job_dir_of_a_cr_deleted_while_the_operator_was_down_is_removed(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory, tmp_path: Path
+) -> None:
+    first = operators.start(namespace)
+    kubectl.apply(cr("Echo", "ghost", namespace), cr("Echo", "alive", namespace))
+    successful(kubectl, "echo", "ghost", namespace)
+    successful(kubectl, "echo", "alive", namespace)
+    jobs = tmp_path / "runner" / "e2e.runner.example.com" / "v1" / "Echo" / namespace
+    assert first.stop() == 0
+    kubectl.delete("echo", "ghost", namespace)
+    operators.start(namespace)
+    wait_for(lambda: not (jobs / "ghost").exists(), "the orphaned job directory to be swept", timeout=60)
+    assert (jobs / "alive").is_dir()

@@ -281,3 +281,14 @@ def test_copied_inventory_directory_stays_private(base: Path, tmp_path: Path) ->
     path = cr_dir(base)
     write(path, base, inventory_source=str(src))
     assert mode(path / "inventory") == 0o700
+
+
+def test_orphans_are_the_dirs_of_crs_that_are_gone(tmp_path) -> None:
+    from runner import jobdir as jd
+
+    base = tmp_path
+    for ns, name in (("a", "kept"), ("a", "gone"), (None, "cluster-gone")):
+        jd.job_dir(base, "g.io", "v1", "Thing", ns, name).mkdir(parents=True)
+    jd.job_dir(base, "other.io", "v1", "Else", "a", "unrelated").mkdir(parents=True)
+    found = jd.orphans(base, [("g.io", "v1", "Thing")], {("g.io", "v1", "Thing", "a", "kept")})
+    assert sorted(p.name for p in found) == ["cluster-gone", "gone"]
