@@ -200,6 +200,13 @@ async def run_operator(
 ) -> None:
     registry = kopf.OperatorRegistry()
     operator.register(registry)
+
+    async def settle_stop_flag(**_: Any) -> None:
+        # kopf waits for its stop-flag waiter at exit; after a signal nobody else settles the flag.
+        if not stop.done():
+            stop.set_result(None)
+
+    kopf.on.cleanup(registry=registry, id="settle-stop-flag")(settle_stop_flag)
     await kopf.operator(
         registry=registry,
         settings=settings(config),
