@@ -265,6 +265,9 @@ def parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_run_flags(sub.add_parser("run", help="run the operator for the kinds in watches.yaml"))
     sub.add_parser("version", help="print the version")
+    from runner.cli_scaffold import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -273,7 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"ansible-operator-runner {__version__}")
         return 0
-    return run(args)
+    if args.command == "run":
+        return run(args)
+    from runner.cli_scaffold import dispatch
+
+    code = dispatch(args)
+    return 2 if code is None else code
 
 
 def log_settings(args: argparse.Namespace) -> tuple[str, int]:
