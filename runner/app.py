@@ -49,6 +49,7 @@ async def serve(config: Config, watches: list[Watch]) -> int:
             if dependents is not None:
                 dependents.bind(operator.dependent_owners, operator.dependent_changed)
                 await dependents.start()
+                operator.cleanups.append(dependents.stop)
             log.info(
                 "operator starting",
                 extra={

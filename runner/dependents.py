@@ -99,11 +99,13 @@ class Dependents:
             self._spawn(info)
 
     async def stop(self) -> None:
+        self._started = False
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._tasks.clear()
 
     def _load(self) -> list[ResourceInfo]:
         if not self.state_file or not self.state_file.exists():

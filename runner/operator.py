@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ class Operator:
         self.kinds = {w.index: KindState(w) for w in watches}
         self.reconciler = reconciler
         self.objects: dict[Key, Mapping[str, Any]] = {}
+        self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
         self.seen: dict[Key, Seen] = {}
         self.scheduler = Scheduler(
             self._reconcile,
@@ -94,6 +95,8 @@ class Operator:
             log.warning("jobs still running after the graceful shutdown timeout: stopping them")
         self.reconciler.executor.shutdown()
         await closing
+        for cleanup in self.cleanups:  # inside kopf's shutdown, so kopf does not wait on their tasks
+            await cleanup()
 
     # ---- events → requests
     def observe(self, watch: Watch, event_type: str | None, obj: Mapping[str, Any]) -> None:
