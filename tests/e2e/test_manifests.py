@@ -88,7 +88,7 @@ def test_the_manager_is_locked_down(overlay: str) -> None:
 
 def test_rbac_is_least_privilege() -> None:
     objs = rendered("default")
-    (role,) = of_kind(objs, "ClusterRole")
+    role = named(objs, "ClusterRole", "manager-role")
     rules = role["rules"]
     for rule in rules:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
@@ -109,9 +109,30 @@ def test_rbac_is_least_privilege() -> None:
     groups = {g for g, _, _ in granted}
     assert groups == {"", "apps", "demo.example.com"}
     assert not {r for _, r, _ in granted} & {"secrets", "pods/exec", "clusterroles", "leases"}
-    (binding,) = of_kind(objs, "ClusterRoleBinding")
+    binding = named(objs, "ClusterRoleBinding", "manager-rolebinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"][0]["namespace"] == "ansible-operator-system"
+    assert_only_reads_crds(named(objs, "ClusterRole", "crd-reader-role"))
+    lease_role = named(objs, "Role", "leader-election-role")
+    assert lease_role["metadata"]["namespace"] == "ansible-operator-system"
+    assert {(g, r) for rule in lease_role["rules"] for g in rule["apiGroups"] for r in rule["resources"]} == {
+        ("coordination.k8s.io", "leases")
+    }
+
+
+def named(objs: list[dict], kind: str, suffix: str) -> dict:
+    (obj,) = [o for o in of_kind(objs, kind) if o["metadata"]["name"].endswith(suffix)]
+    return obj
+
+
+def assert_only_reads_crds(role: dict) -> None:
+    assert role["rules"] == [
+        {
+            "apiGroups": ["apiextensions.k8s.io"],
+            "resources": ["customresourcedefinitions"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
 
 
 def test_namespaced_overlay_grants_nothing_cluster_wide() -> None:
@@ -120,10 +141,15 @@ def test_namespaced_overlay_grants_nothing_cluster_wide() -> None:
         "ServiceAccount",
         "Role",
         "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "Deployment",
     }
-    (role,) = of_kind(objs, "Role")
-    (binding,) = of_kind(objs, "RoleBinding")
+    # The only cluster-wide grant: reading CRDs (kopf's discovery).
+    (cluster_role,) = of_kind(objs, "ClusterRole")
+    assert_only_reads_crds(cluster_role)
+    role = named(objs, "Role", "manager-role")
+    binding = named(objs, "RoleBinding", "manager-rolebinding")
     (deploy,) = of_kind(objs, "Deployment")
     ns = deploy["metadata"]["namespace"]
     assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == ns
@@ -132,4 +158,4 @@ def test_namespaced_overlay_grants_nothing_cluster_wide() -> None:
         "kind": "Role",
         "name": role["metadata"]["name"],
     }
-    assert role["rules"] == of_kind(rendered("default"), "ClusterRole")[0]["rules"]
+    assert role["rules"] == named(rendered("default"), "ClusterRole", "manager-role")["rules"]
