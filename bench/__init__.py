@@ -1,0 +1,1 @@
+"""Benchmarks of the runner against bare ansible-runner (``bench/run.sh``)."""
