@@ -1,7 +1,7 @@
 """``ansible-operator vars CR.yaml``: the exact extra vars the operator would pass for a CR.
 
 Same code path as the operator: the watch is found with :func:`runner.watches.load_watches`,
-the job is planned with :func:`runner.reconciler.plan_job` (which calls
+the job is planned with :func:`runner.jobplan.plan_job` (which calls
 :func:`runner.extravars.build_extravars` and refuses reserved spec keys), and the default
 ``--format ansible`` output is :func:`runner.extravars.dump_extravars`, the file the runner
 hands to ``ansible-playbook -e @file`` (YAML, spec strings tagged ``!unsafe``). So a role
@@ -106,9 +106,9 @@ def render(
     finalizer: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The extra vars for ``obj`` as :func:`runner.reconciler.plan_job` builds them."""
+    """The extra vars for ``obj`` as :func:`runner.jobplan.plan_job` builds them."""
     from runner.cli import build_config, parser
-    from runner.reconciler import SpecError, plan_job
+    from runner.jobplan import SpecError, plan_job
     from runner.watches import WatchesError, load_watches
 
     environ = dict(os.environ if environ is None else environ)

@@ -9,7 +9,7 @@ import pytest
 
 from runner.cli import build_config, parser
 from runner.config import Config
-from runner.reconciler import (
+from runner.jobplan import (
     ARTIFACTS_ANNOTATION,
     PERIOD_ANNOTATION,
     VERBOSITY_ANNOTATION,

@@ -481,7 +481,7 @@ def test_vars_is_the_runners_extra_vars_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from runner.cli import build_config, parser
-    from runner.reconciler import plan_job
+    from runner.jobplan import plan_job
     from runner.watches import load_watches as load
 
     rc, out, _ = run_vars(monkeypatch, capsys, WEBAPP)
