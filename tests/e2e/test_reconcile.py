@@ -80,8 +80,14 @@ def test_failing_role_reports_failure_and_others_stay_healthy(
         cr("Echo", "healthy", namespace, {"message": "fine"}),
     )
     successful(kubectl, "echo", "healthy", namespace)
+    # A snapshot between the failed run and its retry (back-off restarts it within seconds).
     broken = wait_for(
-        lambda: (o := kubectl.get("echo", "broken", namespace)) and is_true(o, "Failure") and o,
+        lambda: (
+            (o := kubectl.get("echo", "broken", namespace))
+            and is_true(o, "Failure")
+            and condition(o, "Running")["reason"] == "Failed"
+            and o
+        ),
         "Failure=True on the broken CR",
     )
     failure = condition(broken, "Failure")
