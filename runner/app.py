@@ -14,7 +14,8 @@ from runner.access import DirectAccess, JobAccess, ProxyAccess
 from runner.config import Config
 from runner.dependents import Dependents
 from runner.discovery import Discovery
-from runner.executor import AnsibleRunnerExecutor
+from runner.executor import AnsibleRunnerExecutor, Executor
+from runner.jobplan import job_env
 from runner.kube import Kube, load_api_client
 from runner.leader import LeaderElector, LeaseConfig, default_namespace
 from runner.operator import Operator, post_event, run_operator
@@ -31,7 +32,7 @@ async def serve(config: Config, watches: list[Watch]) -> int:
     jobdir.ensure_base(config.runner_dir)
     api_client = load_api_client(config.kubeconfig)
     kube = Kube(api_client)
-    executor = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
+    executor = make_executor(config)
     ready = asyncio.Event()
     stop: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     authorize = metrics_authorizer(api_client) if config.metrics_require_rbac else None
@@ -71,6 +72,18 @@ async def serve(config: Config, watches: list[Watch]) -> int:
         executor.shutdown()
     log.info("operator stopped")
     return code
+
+
+def make_executor(config: Config) -> Executor:
+    plain = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
+    if config.executor == "plain":
+        return plain
+    from runner.fastexec import AutoExecutor, FastExecutor
+
+    fast = FastExecutor(max_workers=config.max_concurrent_jobs)
+    fast.prestart(job_env(config)["PATH"])
+    log.info("fast executor: warm Ansible workers (--executor=plain turns them off)")
+    return AutoExecutor(fast, plain)
 
 
 async def _lead(config: Config, api_client: Any, stop: asyncio.Future[Any]) -> LeaderElector | None:

@@ -253,6 +253,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         renew_deadline=args.leader_elect_renew_deadline,
         graceful_shutdown_timeout=args.graceful_shutdown_timeout,
         proxy_port=args.proxy_port,
+        executor=args.executor or environ.get("ANSIBLE_OPERATOR_EXECUTOR") or "fast",
         environ=dict(environ),
     )
 

@@ -39,6 +39,7 @@ class Config:
     renew_deadline: float = 10.0
     graceful_shutdown_timeout: float = 30.0
     proxy_port: int = 0
+    executor: str = "fast"
     environ: Mapping[str, str] = field(default_factory=dict)
 
     def env_override(self, prefix: str, suffix: str) -> str | None:

@@ -6,5 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
 echo "== ruff" >&2
 .venv/bin/ruff check runner tests scripts bench
-echo "== pytest" >&2
+echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
 .venv/bin/pytest -q -p no:cacheprovider "$@"
+echo "== pytest (the operator end-to-end tests again, on the plain executor)" >&2
+RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider \
+  tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_dependents.py tests/e2e/test_compat.py "$@"

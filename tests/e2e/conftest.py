@@ -127,6 +127,7 @@ class OperatorFactory:
             "--metrics-bind-address=0",
             f"--runner-dir={self.tmp / 'runner'}",
             "--ansible-verbosity=0",
+            f"--executor={os.environ.get('RUNNER_E2E_EXECUTOR', 'fast')}",
             *extra,
         ]
         full_env = {
