@@ -196,6 +196,13 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         default=0,
         help="loopback port of the job API proxy (default: any free port)",
     )
+    flag(
+        "--executor",
+        choices=("fast", "plain"),
+        default=None,
+        help="fast (default): warm Ansible workers, falling back to plain per job when a job needs it;"
+        " plain: one ansible-playbook process per job (also env ANSIBLE_OPERATOR_EXECUTOR)",
+    )
     zap = p.add_argument_group("logging (the Go operator's zap flags)")
     zap.add_argument(
         "--zap-devel", type=_bool, nargs="?", const=True, default=False, help="text logs at debug level"
