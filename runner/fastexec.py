@@ -56,6 +56,7 @@ from runner.results import JobOutcome, keep_event
 log = logging.getLogger(__name__)
 
 MAX_CONTROLLER_ZYGOTES = 4  # distinct configurations (env + ansible.cfg) served warm at once
+IDLE_TIMEOUT = 60.0  # warm workers unused this long are stopped (memory back to the operator's own)
 START_TIMEOUT = 120.0
 POLL = 0.1  # seconds between checks for timeout and cancellation
 DRAIN_TIMEOUT = 5.0  # as ansible-runner's last expect(EOF, timeout=5)
@@ -498,6 +499,8 @@ class FastExecutor:
         self._active: dict[int, int | None] = {}  # running jobs: pid -> pidfd
         self._playbook_paths: dict[str, tuple[str | None, str | None]] = {}
         self._runner_class: Any = None
+        self._idle_timeout = IDLE_TIMEOUT
+        threading.Thread(target=self._reaper, name="fastexec-reaper", daemon=True).start()
 
     # -- compatibility -----------------------------------------------------------------------------
 
@@ -676,6 +679,33 @@ class FastExecutor:
             raise FastUnavailable(zygote.failure)
         return zygote
 
+    def _reaper(self) -> None:
+        """Stop warm workers nobody used for IDLE_TIMEOUT; the next job starts them again (~0.7 s)."""
+        while not self._stopping.wait(min(10.0, self._idle_timeout / 2)):
+            self.reap_idle()
+
+    def reap_idle(self) -> int:
+        now = time.monotonic()
+        idle: list[_Zygote] = []
+        with self._lock:
+            for key, zygote in list(self._zygotes.items()):
+                if zygote.users == 0 and now - zygote.last_used > self._idle_timeout:
+                    idle.append(self._zygotes.pop(key))
+            module = self._module_zygote
+            if (
+                module is not None
+                and not self._zygotes
+                and not self._active
+                and now - module.last_used > self._idle_timeout
+            ):
+                idle.append(module)
+                self._module_zygote = None
+        for zygote in idle:
+            zygote.stop()
+        if idle:
+            log.info("stopped %d idle warm Ansible worker(s)", len(idle))
+        return len(idle)
+
     def _evict_idle(self) -> None:
         while len(self._zygotes) > MAX_CONTROLLER_ZYGOTES:
             for key, zygote in self._zygotes.items():
@@ -702,6 +732,7 @@ class FastExecutor:
             if zygote is None:
                 env = zygote_env(os.environ)
                 zygote = self._module_zygote = _Zygote("module", self._sock_path("m"), env, "/", python)
+            zygote.last_used = time.monotonic()
         zygote.ensure_started(self._start_timeout)
         if zygote.failure:
             if not getattr(zygote, "_reported", False):

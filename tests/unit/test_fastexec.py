@@ -328,3 +328,19 @@ def test_a_crashed_worker_is_replaced(jobs: Jobs, executors: Any) -> None:
         os.kill(zygote.proc.pid, signal.SIGKILL)
         zygote.proc.wait(5)
     assert asyncio.run(fast.run(jobs.spec("ok"), lambda e: None)).status == "successful"
+
+
+def test_idle_warm_workers_are_stopped_and_come_back(jobs: Jobs) -> None:
+    """Idle memory goes back to the operator's own; the next job starts the workers again."""
+    ex = FastExecutor(max_workers=1)
+    try:
+        first = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
+        assert first.status == "successful"
+        assert ex.reap_idle() == 0  # just used: kept
+        ex._idle_timeout = 0.0
+        assert ex.reap_idle() >= 1
+        assert not ex._zygotes and ex._module_zygote is None
+        again = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
+        assert again.status == "successful"
+    finally:
+        ex.shutdown()
