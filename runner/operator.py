@@ -187,7 +187,7 @@ def post_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) ->
         kopf.event(dict(obj), type=type_, reason=reason, message=message[:1024])
 
 
-def settings(config: Config) -> kopf.OperatorSettings:
+def settings() -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
     s.posting.level = logging.INFO
     s.watching.server_timeout = 300
@@ -212,7 +212,7 @@ async def run_operator(
     kopf.on.cleanup(registry=registry, id="settle-stop-flag")(settle_stop_flag)
     await kopf.operator(
         registry=registry,
-        settings=settings(config),
+        settings=settings(),
         standalone=True,
         clusterwide=not config.namespaces,
         namespaces=list(config.namespaces),
