@@ -52,6 +52,42 @@ def _stdout_tail(spec: JobSpec, limit: int = 1500) -> str:
     return data[-limit:].decode(errors="replace")
 
 
+def event_handler(
+    kept: list[Mapping[str, Any]], on_event: EventCallback
+) -> Callable[[Mapping[str, Any]], bool]:
+    """ansible-runner's event_handler: keep what results need, pass every event on, keep the file."""
+
+    def handle(event: Mapping[str, Any]) -> bool:
+        if keep_event(event):
+            kept.append(event)
+        try:
+            on_event(event)
+        except Exception:  # a logging problem must never break the job
+            log.exception("event callback failed")
+        return True
+
+    return handle
+
+
+def runner_kwargs(spec: JobSpec, handle: Callable[..., bool], cancel: Callable[[], bool]) -> dict[str, Any]:
+    """The ansible-runner arguments of a job, shared by every executor (same command, env, artifacts)."""
+    return {
+        "private_data_dir": str(spec.private_data_dir),
+        "project_dir": str(spec.project_dir),
+        "playbook": str(spec.playbook),
+        "ident": spec.ident,
+        "envvars": dict(spec.envvars),
+        "verbosity": spec.verbosity or None,
+        "cmdline": spec.cmdline or None,
+        "timeout": int(spec.timeout) if spec.timeout else None,
+        "rotate_artifacts": spec.rotate_artifacts,
+        "event_handler": handle,
+        "cancel_callback": cancel,
+        "suppress_env_files": True,
+        "quiet": True,
+    }
+
+
 class AnsibleRunnerExecutor:
     """One ansible-playbook process per job, through ``ansible_runner.run`` in a thread pool."""
 
@@ -73,31 +109,9 @@ class AnsibleRunnerExecutor:
         import ansible_runner  # imported lazily: only the job threads need it
 
         kept: list[Mapping[str, Any]] = []
-
-        def handle(event: Mapping[str, Any]) -> bool:
-            if keep_event(event):
-                kept.append(event)
-            try:
-                on_event(event)
-            except Exception:  # a logging problem must never break the job
-                log.exception("event callback failed")
-            return True
-
         try:
             r = ansible_runner.run(
-                private_data_dir=str(spec.private_data_dir),
-                project_dir=str(spec.project_dir),
-                playbook=str(spec.playbook),
-                ident=spec.ident,
-                envvars=dict(spec.envvars),
-                verbosity=spec.verbosity or None,
-                cmdline=spec.cmdline or None,
-                timeout=int(spec.timeout) if spec.timeout else None,
-                rotate_artifacts=spec.rotate_artifacts,
-                event_handler=handle,
-                cancel_callback=self._stopping.is_set,
-                suppress_env_files=True,
-                quiet=True,
+                **runner_kwargs(spec, event_handler(kept, on_event), self._stopping.is_set)
             )
         except Exception as exc:  # bad inputs, missing binaries, an ansible-runner crash
             log.exception("ansible-runner failed to run the job")

@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from runner import fastzygote
-from runner.executor import EventCallback, Executor, JobSpec, _stdout_tail
-from runner.results import JobOutcome, keep_event
+from runner.executor import EventCallback, Executor, JobSpec, _stdout_tail, event_handler, runner_kwargs
+from runner.results import JobOutcome
 
 log = logging.getLogger(__name__)
 
@@ -567,31 +567,9 @@ class FastExecutor:
             self._runner_class = _make_fast_runner(base)
         kept: list[Mapping[str, Any]] = []
 
-        def handle(event: Mapping[str, Any]) -> bool:
-            if keep_event(event):
-                kept.append(event)
-            try:
-                on_event(event)
-            except Exception:
-                log.exception("event callback failed")
-            return True
-
+        handle = event_handler(kept, on_event)
         try:
-            prepared = interface.init_runner(
-                private_data_dir=str(spec.private_data_dir),
-                project_dir=str(spec.project_dir),
-                playbook=str(spec.playbook),
-                ident=spec.ident,
-                envvars=dict(spec.envvars),
-                verbosity=spec.verbosity or None,
-                cmdline=spec.cmdline or None,
-                timeout=int(spec.timeout) if spec.timeout else None,
-                rotate_artifacts=spec.rotate_artifacts,
-                event_handler=handle,
-                cancel_callback=self._stopping.is_set,
-                suppress_env_files=True,
-                quiet=True,
-            )
+            prepared = interface.init_runner(**runner_kwargs(spec, handle, self._stopping.is_set))
         except Exception as exc:
             log.exception("ansible-runner failed to prepare the job")
             return JobOutcome(status="error", rc=None, events=(), error=f"{type(exc).__name__}: {exc}")
