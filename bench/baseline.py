@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
@@ -16,8 +17,10 @@ from typing import Any
 
 from bench import proc
 from bench.cluster import OPERATOR_DIR
-from runner.extravars import build_extravars, dump_extravars
+from runner.cli import build_config, parser
+from runner.extravars import dump_extravars
 from runner.jobdir import GENERATED_INVENTORY
+from runner.jobplan import plan_job
 from runner.watches import Watch, load_watches
 
 BIN = Path(sys.executable).parent
@@ -44,15 +47,9 @@ def extravars_for(template: Mapping[str, Any], name: str, watch: Watch) -> str:
     obj = copy.deepcopy(dict(template))
     obj.pop("status", None)  # the runner's first reconcile sees the CR before it has a status
     obj["metadata"]["name"] = name
-    extravars = build_extravars(
-        obj,
-        group=watch.gvk.group,
-        kind=watch.gvk.kind,
-        snake_case=watch.snake_case_parameters,
-        mark_unsafe=watch.mark_unsafe,
-        watch_vars=watch.vars,
-    )
-    return dump_extravars(extravars)
+    config = build_config(parser().parse_args(["run"]), {})
+    plan = plan_job(obj, watch, config, logging.LoggerAdapter(logging.getLogger("bench"), {}))
+    return dump_extravars(plan.extravars)  # the runner's own planning, not a copy of it
 
 
 def bare_env(work_dir: Path, kubeconfig: str | None) -> dict[str, str]:

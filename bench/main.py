@@ -51,8 +51,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--executor",
         choices=("plain", "fast"),
-        default=None,
-        help="passed to the operator as --executor (not passed when omitted)",
+        default="fast",
+        help="the operator's --executor (default fast, as the runner's own default)",
     )
     p.add_argument("--scale", type=float, default=1.0, help="multiply every default size (e.g. 0.1)")
     p.add_argument("--crs-b1", type=int, default=None, help="B1 CRs (default 20)")
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = {
         "benchmarks": ",".join(args.only),
         "mode": "quick" if args.quick else (f"scale {args.scale}" if args.scale != 1 else "full"),
-        "executor": args.executor or "(runner default, no --executor flag)",
+        "executor": args.executor,
         "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs, B3 {sizes.b3_crs} CRs, "
         f"B5/B4 {sizes.b5_crs} CRs, idle {sizes.idle_seconds:.0f} s",
         "operator flags": " ".join(args.operator_arg) or "(defaults)",
