@@ -244,3 +244,21 @@ def test_reserved_variables_are_refused(kubectl: Kubectl, namespace: str, operat
         assert failure["reason"] == "InvalidSpec"
         assert f"'{key}'" in failure["message"]
         assert echo_cm(kubectl, name, namespace) is None  # nothing ran
+
+
+def test_annotation_changes_rerun_only_when_the_watch_asks(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory
+) -> None:
+    operators.start(namespace)
+    kubectl.apply(cr("NoteEcho", "noted", namespace), cr("Echo", "unnoted", namespace))
+    successful(kubectl, "noteecho", "noted", namespace)
+    successful(kubectl, "echo", "unnoted", namespace)
+    before = {n: echo_cm(kubectl, n, namespace)["data"]["run_at"] for n in ("noted", "unnoted")}
+    kubectl.run("annotate", "noteecho", "noted", "-n", namespace, "team=web")
+    kubectl.run("annotate", "echo", "unnoted", "-n", namespace, "team=web")
+    wait_for(
+        lambda: echo_cm(kubectl, "noted", namespace)["data"]["run_at"] != before["noted"],
+        "the annotation change to rerun the NoteEcho",
+    )
+    # The Echo was annotated at the same time; its watch does not ask, so it did not run.
+    assert echo_cm(kubectl, "unnoted", namespace)["data"]["run_at"] == before["unnoted"]
