@@ -662,8 +662,10 @@ def _share_module_payloads(store: str) -> None:
         ]
         if extension_manager.extension_names or custom:
             return real_finder(name, module_fqn, module_data, zf, date_time, extension_manager)
-        scope = [name, module_fqn, list(AnsibleCollectionConfig.collection_paths or [])]
-        scope.append([str(p) for p in (AnsibleCollectionConfig.playbook_paths or [])])
+        # Only the collection roots that exist take part in the search: the playbook-adjacent
+        # ``collections`` of each job's own project directory usually does not.
+        roots = AnsibleCollectionConfig.collection_paths or []
+        scope = [name, module_fqn, [os.path.realpath(p) for p in roots if os.path.isdir(p)]]
         digest = hashlib.sha256(json.dumps(scope).encode() + b"\0" + to_bytes(module_data)).hexdigest()
         path = os.path.join(store, digest)
         cached = None

@@ -19,7 +19,7 @@ from runner.results import summarize
 
 p = argparse.ArgumentParser()
 p.add_argument("kind")
-p.add_argument("jobdir")
+p.add_argument("jobdir", help="a job directory, or several separated by commas (used in turn)")
 p.add_argument("n", nargs="?", type=int, default=1)
 p.add_argument("--verbosity", type=int, default=0)
 p.add_argument("--timeout", type=float, default=None)
@@ -29,7 +29,8 @@ a = p.parse_args()
 
 
 def spec(i: int) -> JobSpec:
-    d = Path(a.jobdir)
+    dirs = a.jobdir.split(",")
+    d = Path(dirs[i % len(dirs)])
     bindir = os.path.dirname(sys.executable)
     env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
     for k in ("KUBECONFIG", "ANSIBLE_ROLES_PATH"):

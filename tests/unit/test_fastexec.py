@@ -9,6 +9,7 @@ the last test shuts them down and checks that no process is left.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -270,6 +271,49 @@ def test_incompatible_job_runs_on_the_plain_path(
         again = asyncio.run(auto.run(spec, lambda e: None))
     assert outcome.status == again.status == "successful"
     assert len([r for r in caplog.records if "plain path" in r.getMessage()]) == 1
+
+
+HELLO_MODULE = """
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.acme.tools.plugins.module_utils.greet import greeting
+
+AnsibleModule(argument_spec={}).exit_json(changed=False, greeting=greeting())
+"""
+
+
+def test_module_payloads_follow_the_installed_collection(jobs: Jobs, executors: Any, tmp_path: Path) -> None:
+    """Jobs share module payloads, but never a stale one: edited module_utils are picked up."""
+    collection = tmp_path / "collections" / "ansible_collections" / "acme" / "tools"
+    (collection / "plugins" / "modules").mkdir(parents=True)
+    (collection / "plugins" / "module_utils").mkdir(parents=True)
+    (collection / "galaxy.yml").write_text("namespace: acme\nname: tools\nversion: 1.0.0\n")
+    (collection / "plugins" / "modules" / "hello.py").write_text(HELLO_MODULE)
+    greet = collection / "plugins" / "module_utils" / "greet.py"
+    role = jobs.roles / "greets" / "tasks"
+    role.mkdir(parents=True, exist_ok=True)
+    (role / "main.yml").write_text(
+        "- acme.tools.hello: {}\n  register: said\n"
+        "- ansible.builtin.debug:\n    msg: 'said {{ said.greeting }}'\n"
+    )
+
+    def spec() -> JobSpec:
+        made = jobs.spec("greets")
+        env = {**made.envvars, "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections")}
+        return dataclasses.replace(made, envvars=env)
+
+    seen = []
+    for version in ("one", "one", "two"):
+        greet.write_text(f"def greeting():\n    return 'version {version}'\n")
+        plain, fast, _, _ = run_both(executors, spec)
+        assert_same(plain, fast)
+        seen.append((_said(plain.stdout_tail), _said(fast.stdout_tail)))
+    assert seen == [("version one", "version one")] * 2 + [("version two", "version two")]
+
+
+def _said(stdout: str) -> str:
+    found = re.findall(r"said (version \w+)", stdout)
+    assert found, stdout
+    return found[-1]
 
 
 def test_module_command_parsing() -> None:
