@@ -412,6 +412,9 @@ def _warm_controller() -> None:
         list(plugin_loader.all())
     _forget_non_core_plugins()
     _warm_collection_plugins()
+    _remember_config()
+    import runner.fastshell  # noqa: F401 - used by _route_local_modules in every child
+
     # Children configure their own collection finder, with the same paths, in CLI.run.
     _AnsibleCollectionFinder._remove()
     AnsibleCollectionConfig.on_collection_load -= L._on_collection_load_handler
@@ -493,13 +496,51 @@ def _verbosity(argv: list[str], default: int) -> int:
     return level or int(default or 0)
 
 
-def _config_drift() -> list[str]:
-    """Settings whose value in this job's environment and directory differs from the zygote's."""
+# The configuration the controller zygote warmed up with: its ansible.cfg (path and identity) and
+# the settings that did not come from their defaults (``_remember_config``).
+_WARM_CONFIG: dict[str, Any] = {}
+
+
+def _config_file_identity(path: str | None) -> list[Any] | None:
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path]
+    return [path, st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+def _remember_config() -> None:
     from ansible import constants as C
 
     namespace = vars(C)
+    explicit = []
+    for name in C.config.get_configuration_definitions():
+        with contextlib.suppress(Exception):
+            if C.config.get_config_value_and_origin(name, variables=namespace)[1] != "default":
+                explicit.append(name)
+    _WARM_CONFIG["file"] = _config_file_identity(C.config._config_file)
+    _WARM_CONFIG["explicit"] = explicit
+
+
+def _config_drift() -> list[str]:
+    """Settings whose value in this job's environment and directory differs from the zygote's.
+
+    The zygote serves only jobs with its environment (``fastexec.fingerprint``), so a setting can
+    differ only when the job finds another ansible.cfg (the job's directory is its own), or when a
+    setting set by the environment or the file is a relative path (resolved in the job's
+    directory). Then only the explicitly set settings are compared; otherwise all of them.
+    """
+    from ansible import constants as C
+    from ansible.config.manager import find_ini_config_file
+
+    namespace = vars(C)
+    names: Any = C.config.get_configuration_definitions()
+    if _WARM_CONFIG and _config_file_identity(find_ini_config_file()) == _WARM_CONFIG["file"]:
+        names = {name: names[name] for name in _WARM_CONFIG["explicit"] if name in names}
     drift = []
-    for name, definition in C.config.get_configuration_definitions().items():
+    for name, definition in names.items():
         if definition.get("type") == "tmppath" or name in PER_JOB_SETTINGS:
             continue
         try:
@@ -865,12 +906,15 @@ def _pipeline_local_modules() -> None:
 
 
 def _route_local_modules(sock_path: str, python: str) -> None:
-    """Make the local connection hand AnsiballZ runs of ``python`` to the module zygote."""
+    """Make the local connection hand AnsiballZ runs of ``python`` to the module zygote, and do its
+    temporary directory housekeeping in-process."""
     import subprocess
     import types
 
     from ansible import constants as C
     from ansible.plugins.connection import local
+
+    from runner import fastshell
 
     real_popen = subprocess.Popen
     shell = (C.DEFAULT_EXECUTABLE or "/bin/sh").split()[0]
@@ -885,6 +929,9 @@ def _route_local_modules(sock_path: str, python: str) -> None:
             and kwargs.get("stdout") is subprocess.PIPE
             and kwargs.get("stderr") is subprocess.PIPE
         ):
+            housekeeping = fastshell.parse(cmd, shell)
+            if housekeeping is not None:
+                return fastshell.FinishedProcess(fastshell.run(housekeeping))
             parsed = parse_module_command(cmd, python, shell)
             if parsed is not None:
                 extra_env, module_args = parsed

@@ -316,6 +316,34 @@ def _said(stdout: str) -> str:
     return found[-1]
 
 
+def test_a_setting_relative_to_the_job_directory_is_not_taken_from_the_warm_worker(
+    jobs: Jobs, executors: Any
+) -> None:
+    """ANSIBLE_LIBRARY=modules means each job's own modules/: a job must not run the module of the
+    job whose directory the warm worker started in."""
+    plain, fast = executors
+    auto = AutoExecutor(fast, plain)
+    said = []
+    for word in ("first", "second"):
+        made = jobs.spec("ok")
+        (made.project_dir / "modules").mkdir()
+        (made.project_dir / "modules" / "whoami.py").write_text(
+            "from ansible.module_utils.basic import AnsibleModule\n"
+            f"AnsibleModule(argument_spec={{}}).exit_json(changed=False, word='{word}')\n"
+        )
+        tasks = made.project_dir / "roles" / "relative" / "tasks"
+        tasks.mkdir(parents=True)
+        (tasks / "main.yml").write_text(
+            "- whoami: {}\n  register: me\n- ansible.builtin.debug:\n    msg: 'said {{ me.word }}'\n"
+        )
+        made.playbook.write_text(made.playbook.read_text().replace('"role": "ok"', '"role": "relative"'))
+        spec = dataclasses.replace(made, envvars={**made.envvars, "ANSIBLE_LIBRARY": "modules"})
+        outcome = asyncio.run(auto.run(spec, lambda e: None))
+        assert outcome.status == "successful", outcome.stdout_tail
+        said.append(re.findall(r"said (\w+)", outcome.stdout_tail))
+    assert said == [["first"], ["second"]]
+
+
 def test_module_command_parsing() -> None:
     py = "/venv/bin/python"
     parse = fastzygote.parse_module_command
