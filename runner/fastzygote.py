@@ -1004,13 +1004,18 @@ def _site_roots(top: str) -> list[str]:
     return [os.path.dirname(p) for p in getattr(module, "__path__", [])]
 
 
-# What the module zygote imported, as it was then: payload path -> sha256 of the source.
-_IMPORTED: dict[str, str] = {}
+# What the module zygote imported, as it was then: payload path -> (CRC-32, size) of the source,
+# the figures a zip archive keeps for each member (compared without decompressing it).
+_IMPORTED: dict[str, tuple[int, int]] = {}
+
+
+def _crc_and_size(data: bytes) -> tuple[int, int]:
+    import zlib
+
+    return zlib.crc32(data), len(data)
 
 
 def _record_imported_sources() -> None:
-    import hashlib
-
     for name, module in list(sys.modules.items()):
         top = name.split(".", 1)[0]
         path = getattr(module, "__file__", None)
@@ -1020,16 +1025,19 @@ def _record_imported_sources() -> None:
             rel = os.path.relpath(path, root)
             if not rel.startswith(".."):
                 with contextlib.suppress(OSError), open(path, "rb") as fh:
-                    _IMPORTED[rel.replace(os.sep, "/")] = hashlib.sha256(fh.read()).hexdigest()
+                    _IMPORTED[rel.replace(os.sep, "/")] = _crc_and_size(fh.read())
                 break
 
 
 def _tree_matches(archive: Any, top: str) -> bool:
     """Whether every file the payload carries under ``top/`` is the one the zygote imported (or,
-    for what it did not import, the installed one), byte for byte: then the zygote's modules are
-    the payload's own."""
-    import hashlib
+    for what it did not import, the installed one): then the zygote's modules are the payload's own.
 
+    Files are compared by the CRC-32 and size the archive records, without decompressing: a
+    different file that matches both is a one in four billion accident, and nothing to gain for
+    anyone on purpose (the payload is built from the role's own collections, whose code runs
+    anyway).
+    """
     roots = _site_roots(top)
     if not roots:
         return False
@@ -1037,17 +1045,17 @@ def _tree_matches(archive: Any, top: str) -> bool:
         name = info.filename
         if not name.startswith(top + "/") or name.endswith("/") or name in _SYNTHESIZED:
             continue
-        data = archive.read(info)
+        carried = (info.CRC, info.file_size)
         if name in _IMPORTED:
-            if hashlib.sha256(data).hexdigest() != _IMPORTED[name]:
+            if carried != _IMPORTED[name]:
                 return False
             continue
-        if name.endswith("/__init__.py") and not data.strip():
+        if name.endswith("/__init__.py") and info.file_size < 256 and not archive.read(info).strip():
             continue  # an empty package marker: the installed package is a namespace or the same
         for root in roots:
             try:
                 with open(os.path.join(root, name), "rb") as fh:
-                    if fh.read() == data:
+                    if _crc_and_size(fh.read()) == carried:
                         break
             except OSError:
                 continue

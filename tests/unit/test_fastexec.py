@@ -416,3 +416,33 @@ def test_idle_warm_workers_are_stopped_and_come_back(jobs: Jobs) -> None:
         assert again.status == "successful"
     finally:
         ex.shutdown()
+
+
+def test_warm_module_imports_are_kept_only_for_the_same_files(tmp_path: Path) -> None:
+    """The module worker keeps its imported ``ansible`` modules for a payload only when the payload
+    carries the very files it imported (or the installed ones)."""
+    import io
+    import zipfile
+
+    import ansible.module_utils.common.text.converters as converters
+
+    fastzygote._record_imported_sources()
+    name = "ansible/module_utils/common/text/converters.py"
+    assert name in fastzygote._IMPORTED
+    source = Path(converters.__file__).read_bytes()
+    warnings = "ansible/module_utils/common/warnings.py"  # installed, maybe not imported
+    installed = (Path(converters.__file__).parents[2] / "common" / "warnings.py").read_bytes()
+
+    def archive(files: dict[str, bytes]) -> zipfile.ZipFile:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path, data in files.items():
+                zf.writestr(path, data)
+        return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+
+    assert fastzygote._tree_matches(archive({name: source, warnings: installed}), "ansible")
+    assert not fastzygote._tree_matches(archive({name: source + b"\n# edited\n"}), "ansible")
+    assert not fastzygote._tree_matches(archive({name: source, warnings: installed + b"#"}), "ansible")
+    assert not fastzygote._tree_matches(
+        archive({"ansible/module_utils/not_installed.py": b"x = 1\n"}), "ansible"
+    )
