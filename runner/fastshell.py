@@ -1,7 +1,7 @@
 """In-process stand-ins for the housekeeping shell commands of a local module task.
 
 Around every task whose action plugin may transfer files (``kubernetes.core.k8s`` is one), Ansible
-runs three shell commands through the local connection: ``echo ~`` (where is home), a ``mkdir`` of
+runs three shell commands through the local connection: ``echo ~user`` (where is home), a ``mkdir`` of
 a private ``ansible-tmp-*`` directory and, after the module, an ``rm -f -r`` of it. Each costs a
 fork and exec of ``/bin/sh`` (about 4 ms); the fast executor's controller does the same work in the
 task's own process instead.
@@ -28,12 +28,15 @@ _MKDTEMP = re.compile(
     rf'&& mkdir "` echo (?P<path>{_PLAIN_PATH}) `"'
     rf' && echo (?P<name>{_TMP_NAME})="` echo (?P<echoed>{_PLAIN_PATH}) `" \)'
 )
+_ECHO_HOME = re.compile(r"echo ~(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)?")  # POSIX user names
 _REMOVE = re.compile(rf"rm -f -r (?P<path>{_PLAIN_PATH}) > /dev/null 2>&1")
 
 
 @dataclass(frozen=True)
 class Home:
-    """``echo ~``"""
+    """``echo ~`` or ``echo ~user``"""
+
+    user: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,9 @@ def parse(cmd: str, shell: str = "/bin/sh") -> Command | None:
     if len(outer) != 3 or outer[0] != shell or outer[1] != "-c" or not outer[2].endswith(_SLEEP_SUFFIX):
         return None
     body = outer[2][: -len(_SLEEP_SUFFIX)]
-    if body == "echo ~":
-        return Home()
+    found = _ECHO_HOME.fullmatch(body)
+    if found:
+        return Home(user=found["user"] or "")
     found = _MKDTEMP.fullmatch(body)
     if found:
         base, path, name = found["base"], found["path"], found["name"]
@@ -84,7 +88,9 @@ def parse(cmd: str, shell: str = "/bin/sh") -> Command | None:
 def run(command: Command) -> tuple[int, bytes, bytes]:
     """Do what the shell command would: (exit code, stdout, stderr)."""
     if isinstance(command, Home):
-        return 0, os.path.expanduser("~").encode() + b"\n", b""
+        # the shell's tilde expansion: $HOME for "~", the password database for "~user"; an
+        # unknown user's stays as it is
+        return 0, os.path.expanduser("~" + command.user).encode() + b"\n", b""
     if isinstance(command, MakeTemp):
         return _make_temp(command)
     return _remove(command.path)

@@ -716,7 +716,7 @@ def _share_module_payloads(store: str) -> None:
             entries, metadata = cached
             for entry, data in entries:
                 zf.writestr(module_common._make_zinfo(entry, date_time, zf=zf), data)
-                if entry.endswith(".py"):
+                if entry.endswith(".py") and display.verbosity >= 5:
                     display.vvvvv(f"Including module_utils file {entry}")
             return metadata
         recorder = _RecordingZip(zf)

@@ -7,6 +7,7 @@ up here (they then simply run through /bin/sh again).
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import shlex
@@ -45,10 +46,12 @@ def _tree(root: Path) -> dict[str, int]:
     }
 
 
-def test_home() -> None:
-    cmd = _wrapped(_shell_plugin().expand_user("~"))
+@pytest.mark.parametrize("user", ["", getpass.getuser(), "root", "no-such-user_x"])
+def test_home(user: str) -> None:
+    """``echo ~user``, as ``_remote_expand_user`` asks with the local connection's user."""
+    cmd = _wrapped(_shell_plugin().expand_user("~" + user))
     command = fastshell.parse(cmd)
-    assert command == fastshell.Home()
+    assert command == fastshell.Home(user=user)
     assert fastshell.run(command) == _sh(cmd)
 
 
@@ -99,7 +102,8 @@ def _mkdtemp(base: str, path: str) -> str:
 @pytest.mark.parametrize(
     "cmd",
     [
-        "/bin/sh -c 'echo ~root && sleep 0'",  # another user's home
+        "/bin/sh -c 'echo ~$USER && sleep 0'",
+        "/bin/sh -c 'echo ~/x && sleep 0'",
         "/bin/sh -c 'echo ~ && sleep 0; id'",
         "/bin/sh -c 'echo ~'",  # not the local connection's wrapping
         "/bin/bash -c 'echo ~ && sleep 0'",  # another shell
