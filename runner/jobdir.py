@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# localhost, run with the controller's own Python (quoted: the ini parser splits values at spaces)
 GENERATED_INVENTORY = (
-    "localhost ansible_connection=local ansible_python_interpreter={{ ansible_playbook_python }}\n"
+    'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n'
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,11 +178,24 @@ def inventory(path: Path) -> dict[str, str]:
 
 
 def test_generated_inventory(base: Path) -> None:
+    """Ansible parses it without a warning: localhost, local connection, the controller's Python."""
     path = cr_dir(base)
     write(path, base)
     assert inventory(path) == {"hosts": GENERATED_INVENTORY}
-    assert GENERATED_INVENTORY.startswith("localhost ansible_connection=local ")
-    assert "ansible_python_interpreter={{ ansible_playbook_python }}" in GENERATED_INVENTORY
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(path / "inventory"), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert "WARNING" not in listed.stderr, listed.stderr
+    found = json.loads(listed.stdout)
+    assert found["ungrouped"]["hosts"] == ["localhost"]
+    assert found["_meta"]["hostvars"]["localhost"] == {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+    }
 
 
 def test_inventory_file_is_copied(base: Path, tmp_path: Path) -> None:
