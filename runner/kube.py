@@ -97,13 +97,19 @@ class Kube:
         change: Callable[[dict[str, Any]], dict[str, Any] | None],
         *,
         subresource: str | None = None,
+        current: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Merge-patch ``change(obj)`` (None = nothing to do) guarded by resourceVersion; retried on 409.
 
-        Returns the updated object, or None when the object is gone or nothing changed.
+        ``current``, the object as last seen, saves the first read: when it is stale, the write
+        conflicts and is retried on a fresh read. Returns the updated object, or None when the object
+        is gone or nothing changed.
         """
+        if current is not None and not (current.get("metadata") or {}).get("resourceVersion"):
+            current = None
         for _attempt in range(CONFLICT_RETRIES):
-            obj = await self.get(ref, namespace, name)
+            obj = dict(current) if current is not None else await self.get(ref, namespace, name)
+            current = None
             if obj is None:
                 return None
             patch = change(obj)
@@ -131,6 +137,8 @@ class Kube:
         namespace: str | None,
         name: str,
         change: Callable[[Mapping[str, Any]], Mapping[str, Any] | None],
+        *,
+        current: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Apply ``change(current status) -> keys to merge into status``; other status keys are kept."""
 
@@ -138,7 +146,7 @@ class Kube:
             keys = change(obj.get("status") or {})
             return None if keys is None else {"status": dict(keys)}
 
-        return await self.modify(ref, namespace, name, patch, subresource="status")
+        return await self.modify(ref, namespace, name, patch, subresource="status", current=current)
 
     async def set_finalizer(
         self, ref: ResourceRef, namespace: str | None, name: str, finalizer: str, present: bool

@@ -6,6 +6,7 @@ status conditions, Kubernetes Event, finalizer removal → an ``Outcome`` for th
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -68,19 +69,26 @@ class Reconciler:
 
         clog.info("reconcile started", extra={"reasons": sorted(reasons), "finalizer": plan.finalizing})
         started = time.monotonic()
-        await self._status(
-            watch,
-            ref,
-            obj,
-            lambda c, g, now: cond.mark_running(c, generation=g, now=now, finalizing=plan.finalizing),
+        # The Running condition is written while the job starts (the job only reads the CR through
+        # its extra vars); the final conditions are written after it, on the object it returned.
+        running = asyncio.ensure_future(
+            self._status(
+                watch,
+                ref,
+                obj,
+                lambda c, g, now: cond.mark_running(c, generation=g, now=now, finalizing=plan.finalizing),
+                current=obj,
+            )
         )
         what = "finalizer" if plan.finalizing else "reconciliation"
         self.post_event(obj, "Normal", "Started", f"Running {what} ({', '.join(sorted(reasons))})")
-
-        result, jlog = await self._run_job(watch, ref, obj, plan, clog)
+        try:
+            result, jlog = await self._run_job(watch, ref, obj, plan, clog)
+        finally:
+            latest = await running
         RECONCILES.labels(GVK=str(watch.gvk)).observe(time.monotonic() - started)
         RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="succeeded" if result.ok else "failed").inc()
-        return await self._report(watch, ref, obj, plan, result, jlog)
+        return await self._report(watch, ref, obj, plan, result, jlog, latest)
 
     async def _refuse(
         self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], exc: SpecError, clog: CRLogger
@@ -155,13 +163,19 @@ class Reconciler:
         plan: JobPlan,
         result: JobResult,
         clog: CRLogger,
+        latest: Mapping[str, Any] | None = None,
     ) -> Outcome:
+        """Write the result on the CR (starting from ``latest``, the object as last written)."""
         meta = obj["metadata"]
         ns, name = meta.get("namespace"), meta["name"]
         if result.interrupted:
             # Not a failure of the role: the operator is stopping. It runs again when it restarts.
             await self._status(
-                watch, ref, obj, lambda c, g, now: cond.mark_interrupted(c, generation=g, now=now)
+                watch,
+                ref,
+                obj,
+                lambda c, g, now: cond.mark_interrupted(c, generation=g, now=now),
+                current=latest,
             )
             clog.info("job interrupted by operator shutdown")
             return Outcome(ok=False, retry=False)
@@ -174,6 +188,7 @@ class Reconciler:
                 obj,
                 lambda c, g, now: cond.mark_succeeded(c, result=res, generation=g, now=now),
                 finished=True,
+                current=latest,
             )
             what = "Finalizer" if plan.finalizing else "Reconciliation"
             self.post_event(
@@ -192,6 +207,7 @@ class Reconciler:
                 c, message=result.message, generation=g, now=now, result=result.result
             ),
             finished=True,
+            current=latest,
         )
         self.post_event(obj, "Warning", "Failed", result.message)
         clog.warning("reconcile failed: %s", result.message)
@@ -205,9 +221,11 @@ class Reconciler:
         change: Callable[[list[dict[str, Any]], int | None, str], list[dict[str, Any]]],
         *,
         finished: bool = False,
-    ) -> None:
+        current: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Write conditions on the CR; returns the updated object (None when nothing was written)."""
         if not watch.manage_status:
-            return
+            return None
         meta = obj["metadata"]
         generation = meta.get("generation")
 
@@ -220,8 +238,10 @@ class Reconciler:
             return out
 
         try:
-            await self.kube.write_status(ref, meta.get("namespace"), meta["name"], keys)
+            ns = meta.get("namespace")
+            return await self.kube.write_status(ref, ns, meta["name"], keys, current=current)
         except Exception:
             cr_logger(log, kind=watch.gvk.kind, namespace=meta.get("namespace"), name=meta["name"]).exception(
                 "could not write status"
             )
+            return None
