@@ -41,6 +41,8 @@ import sys
 import tempfile
 from typing import Any
 
+from runner.fastpayloads import SYNTHESIZED
+
 FALLBACK_EXIT = 117  # a controller child that must not run the job (config drift) exits with this
 FALLBACK_MARKER = "fastexec-fallback"  # ... after writing the reason into <artifact dir>/<this>
 MAX_REQUEST = 4 * 1024 * 1024
@@ -599,7 +601,9 @@ def _run_controller_job(request: dict[str, Any]) -> int:
     _forget_shadowed_collections(list(request["argv"]))
     store = request.get("payload_store")
     if store:
-        _share_module_payloads(store)
+        from runner import fastpayloads
+
+        fastpayloads.share(store)
 
     if request.get("pipelining") and _verbosity(request["argv"], C.DEFAULT_VERBOSITY) < 3:
         _pipeline_local_modules()
@@ -620,116 +624,6 @@ def _run_controller_job(request: dict[str, Any]) -> int:
     with contextlib.suppress(Exception):
         atexit._run_exitfuncs()
     return code
-
-
-# -- module payloads shared between jobs -----------------------------------------------------------
-
-
-class _RecordingZip:
-    """Forwards to a ZipFile and remembers what was written."""
-
-    def __init__(self, zf: Any) -> None:
-        self._zf = zf
-        self.entries: list[tuple[str, bytes]] = []
-
-    def writestr(self, zinfo: Any, data: Any, *args: Any, **kwargs: Any) -> None:
-        name = zinfo.filename if hasattr(zinfo, "filename") else str(zinfo)
-        self.entries.append((name, data if isinstance(data, bytes) else str(data).encode()))
-        self._zf.writestr(zinfo, data, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._zf, name)
-
-
-def _share_module_payloads(store: str) -> None:
-    """Let jobs reuse each other's AnsiballZ dependency scans (``recursive_finder``).
-
-    ansible-core caches a module's payload only for the run that built it; building one costs
-    ~0.15 s per module type (an AST scan of every module_util). A scan is reused only when the
-    module source, its name, the collection search paths are the same, no custom module_utils
-    directory is configured, and every file the payload carries is byte for byte the one installed
-    now (ansible-core's module_utils, the collection's files): then the result is the same.
-    """
-    import hashlib
-    import pickle
-
-    import ansible
-    from ansible.executor import module_common
-    from ansible.module_utils.common.text.converters import to_bytes
-    from ansible.plugins.loader import module_utils_loader
-    from ansible.utils.collection_loader import AnsibleCollectionConfig
-    from ansible.utils.collection_loader._collection_finder import _get_collection_path
-    from ansible.utils.display import Display
-
-    display = Display()
-    core = os.path.join(os.path.dirname(ansible.__file__), "module_utils")
-    real_finder = module_common.recursive_finder
-
-    def installed(entry: str) -> str | None:
-        parts = entry.split("/")
-        if parts[:2] == ["ansible", "module_utils"] and len(parts) > 2:
-            return os.path.join(core, *parts[2:])
-        if parts[0] == "ansible_collections" and len(parts) > 3:
-            try:
-                return os.path.join(_get_collection_path(f"{parts[1]}.{parts[2]}"), *parts[3:])
-            except ValueError:
-                return None
-        return None
-
-    def carries_installed_files(entries: list[tuple[str, bytes]]) -> bool:
-        for name, data in entries:
-            if name in _SYNTHESIZED:
-                continue
-            path = installed(name)
-            try:
-                if path is None:
-                    raise OSError
-                with open(path, "rb") as fh:
-                    if fh.read() != data:
-                        return False
-            except OSError:
-                if name.endswith("/__init__.py") and not data:
-                    continue  # a package marker the payload makes for a namespace directory
-                return False
-        return True
-
-    def recursive_finder(
-        name: str, module_fqn: str, module_data: Any, zf: Any, date_time: Any, extension_manager: Any
-    ) -> Any:
-        custom = [
-            p
-            for p in module_utils_loader._get_paths(subdirs=False)
-            if os.path.isdir(p) and os.path.realpath(p) != os.path.realpath(core)
-        ]
-        if extension_manager.extension_names or custom:
-            return real_finder(name, module_fqn, module_data, zf, date_time, extension_manager)
-        # Only the collection roots that exist take part in the search: the playbook-adjacent
-        # ``collections`` of each job's own project directory usually does not.
-        roots = AnsibleCollectionConfig.collection_paths or []
-        scope = [name, module_fqn, [os.path.realpath(p) for p in roots if os.path.isdir(p)]]
-        digest = hashlib.sha256(json.dumps(scope).encode() + b"\0" + to_bytes(module_data)).hexdigest()
-        path = os.path.join(store, digest)
-        cached = None
-        with contextlib.suppress(Exception), open(path, "rb") as fh:
-            cached = pickle.load(fh)
-        if cached is not None and carries_installed_files(cached[0]):
-            entries, metadata = cached
-            for entry, data in entries:
-                zf.writestr(module_common._make_zinfo(entry, date_time, zf=zf), data)
-                if entry.endswith(".py") and display.verbosity >= 5:
-                    display.vvvvv(f"Including module_utils file {entry}")
-            return metadata
-        recorder = _RecordingZip(zf)
-        metadata = real_finder(name, module_fqn, module_data, recorder, date_time, extension_manager)
-        if carries_installed_files(recorder.entries):
-            with contextlib.suppress(Exception):
-                tmp = f"{path}.{os.getpid()}"
-                with open(tmp, "wb") as fh:
-                    pickle.dump((recorder.entries, metadata), fh)
-                os.replace(tmp, path)
-        return metadata
-
-    module_common.recursive_finder = recursive_finder
 
 
 # -- warm modules, controller side ----------------------------------------------------------------
@@ -993,8 +887,6 @@ def _warm_module() -> None:
 
 
 _ZIP_DATA = __import__("re").compile(rb"zip_data='([A-Za-z0-9+/=]*)'")
-# Package markers AnsiballZ writes itself; the installed package's own files differ.
-_SYNTHESIZED = frozenset({"ansible/__init__.py", "ansible/module_utils/__init__.py"})
 
 
 def _site_roots(top: str) -> list[str]:
@@ -1043,7 +935,7 @@ def _tree_matches(archive: Any, top: str) -> bool:
         return False
     for info in archive.infolist():
         name = info.filename
-        if not name.startswith(top + "/") or name.endswith("/") or name in _SYNTHESIZED:
+        if not name.startswith(top + "/") or name.endswith("/") or name in SYNTHESIZED:
             continue
         carried = (info.CRC, info.file_size)
         if name in _IMPORTED:
