@@ -403,6 +403,8 @@ def _warm_controller() -> None:
                 plugin_loader.get(name, class_only=True)
     if C.DEFAULT_STRATEGY in _core_plugin_names("strategy_plugins"):
         L.strategy_loader.get(C.DEFAULT_STRATEGY, class_only=True)
+    if C.CACHE_PLUGIN in _core_plugin_names("cache_plugins"):  # ansible-runner's jobs use jsonfile
+        L.cache_loader.get(C.CACHE_PLUGIN, class_only=True)
     for action in ("normal", "debug", "command", "set_fact", "assert", "fail", "template", "copy"):
         L.action_loader.get(action, class_only=True)
     for module in ("command", "debug", "set_fact", "assert", "fail", "copy", "template", "stat", "file"):
@@ -431,7 +433,8 @@ def _core_plugin_names(subdir: str) -> list[str]:
         files = os.listdir(path)
     except OSError:
         return []
-    return sorted(f[:-3] for f in files if f.endswith(".py") and not f.startswith("_"))
+    # "_name" plugins are deprecated aliases that ``loader.all()`` still loads in every run
+    return sorted(f[:-3] for f in files if f.endswith(".py") and f != "__init__.py")
 
 
 def _forget_non_core_plugins() -> None:

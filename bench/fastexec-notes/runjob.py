@@ -33,7 +33,7 @@ def spec(i: int) -> JobSpec:
     d = Path(dirs[i % len(dirs)])
     bindir = os.path.dirname(sys.executable)
     env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
-    for k in ("KUBECONFIG", "ANSIBLE_ROLES_PATH"):
+    for k in ("KUBECONFIG", "ANSIBLE_ROLES_PATH", "ANSIBLE_COLLECTIONS_PATH"):
         if k in os.environ:
             env[k] = os.environ[k]
     if "KUBECONFIG" in env:
