@@ -187,6 +187,13 @@ class Cluster:
         )
         return got
 
+    def delete_many(self, kind: str, namespace: str, names: Collection[str], threads: int = 8) -> None:
+        def delete(name: str) -> None:
+            self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural(kind), name)
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(delete, names))
+
     def delete_all(self, kind: str, namespace: str) -> None:
         try:
             self.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, plural(kind))
@@ -333,12 +340,11 @@ class CrWatcher:
                     check()
                 self._cond.wait(min(1.0, deadline - now))
 
-    def wait_gone(self, timeout: float) -> None:
+    def wait_gone(self, timeout: float, names: Collection[str] | None = None) -> None:
+        """Wait until no CR (or none of ``names``) is left."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self.present:
+            while left := (self.present if names is None else self.present & set(names)):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"{len(self.present)} {self.kind} CRs still present after {timeout:.0f} s"
-                    )
+                    raise TimeoutError(f"{len(left)} {self.kind} CRs still present after {timeout:.0f} s")
                 self._cond.wait(1.0)

@@ -31,6 +31,9 @@ QUICK = Sizes(
     b5_crs=30,
     baseline_runs=3,
     idle_seconds=3.0,
+    rounds=2,
+    round_crs=5,
+    warm_idle_timeout=3.0,
 )
 
 
@@ -91,6 +94,9 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         baseline_runs=scaled(base.baseline_runs, args.scale, 3),
         idle_seconds=base.idle_seconds,
         late_after=base.late_after,
+        rounds=base.rounds,
+        round_crs=scaled(base.round_crs, args.scale, 5),
+        warm_idle_timeout=base.warm_idle_timeout,
     )
     s.b1_crs = args.crs_b1 or s.b1_crs
     s.b2_crs = args.crs_b2 or s.b2_crs
@@ -118,7 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mode": "quick" if args.quick else (f"scale {args.scale}" if args.scale != 1 else "full"),
         "executor": args.executor,
         "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs, B3 {sizes.b3_crs} CRs, "
-        f"B5/B4 {sizes.b5_crs} CRs, idle {sizes.idle_seconds:.0f} s",
+        f"B5/B4 {sizes.b5_crs} CRs, idle {sizes.idle_seconds:.0f} s, "
+        f"B4 {sizes.rounds} rounds of {sizes.round_crs} CRs"
+        + (
+            f", backlog operator --warm-worker-idle-timeout={sizes.warm_idle_timeout:g}s"
+            if sizes.warm_idle_timeout is not None
+            else ""
+        ),
         "operator flags": " ".join(args.operator_arg) or "(defaults)",
     }
     work = Path(tempfile.mkdtemp(prefix="bench-"))

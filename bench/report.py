@@ -25,7 +25,11 @@ DESCRIPTIONS: Mapping[str, str] = {
     "/proc/<pid>/stat, exited ones through the parent's cutime/cstime). Baseline: the bare run's "
     "wall time (ansible-runner back to back) and CPU.",
     "B4": "Memory and disk: summed RSS of the operator's process tree sampled every 0.2 s; peak during "
-    "B3; idle with the B5 CRs reconciled (kind `Backlog`, reconcilePeriod 24h). Baselines: a bare "
+    "B3; idle with the B5 CRs reconciled (kind `Backlog`, reconcilePeriod 24h), first right after "
+    "the backlog (warm workers still up), then once the warm workers have stopped after their idle "
+    "timeout (the steady idle state, against the 120 MB target); in between, rounds that each "
+    "create, reconcile and delete a batch of CRs next to the idle ones, reading the operator "
+    "process's RSS after each (flat: the last round at most 5 % above the first). Baselines: a bare "
     "`python -c 'import kopf'` (ru_maxrss) and one bare ansible-runner run (peak summed tree RSS). "
     "Disk = allocated bytes under `<runner-dir>/bench.runner.example.com` after B3 and after the CRs "
     "are deleted.",

@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ class Sizes:
     baseline_runs: int = 10  # bare runs when B1 does not run (B3/B5 need the bare run time)
     idle_seconds: float = 10.0
     late_after: float = 2.0
+    rounds: int = 5  # B4 memory over rounds: each creates, reconciles and deletes round_crs CRs
+    round_crs: int = 100
+    # the backlog operator's --warm-worker-idle-timeout (None: the runner's default, 60 s)
+    warm_idle_timeout: float | None = None
 
 
 @dataclass
@@ -96,14 +101,19 @@ class Bench:
         return ns
 
     @contextlib.contextmanager
-    def operator(self, name: str, namespace: str) -> Iterator[opproc.OperatorProcess]:
+    def operator(
+        self, name: str, namespace: str, extra_args: Sequence[str] = ()
+    ) -> Iterator[opproc.OperatorProcess]:
         say(f"starting the operator for {name} (namespace {namespace})")
+        options = self.options
+        if extra_args:
+            options = dataclasses.replace(options, extra_args=[*options.extra_args, *extra_args])
         op = opproc.start_operator(
             kubeconfig=self.cluster.kubeconfig,
             namespace=namespace,
             work_dir=self.work_dir,
             name=name,
-            options=self.options,
+            options=options,
         )
         self.running.append(op)
         try:
@@ -496,7 +506,10 @@ class Bench:
             names = [o["metadata"]["name"] for o in objs]
             create_s = self.cluster.create_many(objs)
             say(f"B5: created in {fmt_s(create_s)}")
-            with self.operator("backlog", ns) as op:
+            extra = []
+            if self.sizes.warm_idle_timeout is not None:
+                extra.append(f"--warm-worker-idle-timeout={self.sizes.warm_idle_timeout:g}s")
+            with self.operator("backlog", ns, extra) as op:
                 sampler = proc.RssSampler(op.pid, interval=0.2).start()
                 late_at = op.started + self.sizes.late_after
                 time.sleep(max(late_at - time.monotonic(), 0))
@@ -555,6 +568,8 @@ class Bench:
                     )
                 if do_b4:
                     self._idle(op, sampler, n, kopf_rss, bare_rss)
+                    self._rounds(op, w, ns)
+                    self._steady_idle(op, sampler, n)
                 sampler.stop()
         finally:
             w.stop()
@@ -595,6 +610,74 @@ class Bench:
             "B4",
             f"idle: {after - before} reconciles started while idle (expected 0); "
             f"one bare ansible-runner run peaks at {fmt_bytes(bare_rss)}",
+        )
+
+    def _rounds(self, op: opproc.OperatorProcess, w: CrWatcher, ns: str) -> None:
+        """Memory over repeated rounds: each round creates, reconciles and deletes a batch of CRs
+        next to the idle ones; the operator's memory is read after each."""
+        rounds, k = self.sizes.rounds, self.sizes.round_crs
+        tree: list[int] = []
+        main: list[int] = []
+        for r in range(1, rounds + 1):
+            names = [f"round{r}-{i}" for i in range(k)]
+            self.cluster.create_many([cr("Backlog", name, ns) for name in names])
+            self.wait_many(w, op, names, timeout=k * 10 + 120, what=f"B4 round {r}/{rounds}")
+            self.cluster.delete_many("Backlog", ns, names)
+            w.wait_gone(timeout=120, names=names)
+            time.sleep(2)  # the deletes' own events and job directory removals
+            total, procs = proc.tree_rss(op.pid)
+            tree.append(total)
+            main.append(proc.rss_bytes(op.pid))
+            say(
+                f"B4 round {r}/{rounds}: operator tree {fmt_bytes(total)} in {procs} processes, "
+                f"operator process {fmt_bytes(main[-1])}"
+            )
+        # The first round also starts what stays (warm workers, connection pools, caches): the
+        # rounds after it must not grow.
+        growth = main[-1] / main[0] if len(main) > 1 else math.nan
+        self.results.figures.append(
+            Figure(
+                "B4",
+                f"operator memory over {rounds} rounds of {k} CRs created, reconciled, deleted",
+                growth,
+                "x",
+                "operator RSS after the last round / after the first",
+                "≤ 1.05 (flat)",
+                meets(growth, 1.05, False) if len(main) > 1 else None,
+                f"operator process {' → '.join(fmt_bytes(b) for b in main)}",
+            )
+        )
+        self.results.note(
+            "B4",
+            f"rounds: the whole tree (warm workers included) after each round: "
+            f"{' → '.join(fmt_bytes(b) for b in tree)}",
+        )
+
+    def _steady_idle(self, op: opproc.OperatorProcess, sampler: proc.RssSampler, n: int) -> None:
+        """Idle once the fast executor's warm workers have stopped (after their idle timeout)."""
+        wait = (self.sizes.warm_idle_timeout or 60.0) + 30
+        say(f"B4: waiting (up to {wait:.0f} s) for the warm workers' idle stop, then sampling RSS")
+        deadline = time.monotonic() + wait
+        while proc.tree_rss(op.pid)[1] > 1 and time.monotonic() < deadline:
+            time.sleep(1)
+        t0 = time.monotonic()
+        time.sleep(self.sizes.idle_seconds)
+        idle = [(b, k) for t, b, k in sampler.samples if t >= t0]
+        rss = median([b for b, _ in idle]) if idle else math.nan
+        procs = max((k for _, k in idle), default=0)
+        limit = 120e6
+        self.results.figures.append(
+            Figure(
+                "B4",
+                f"idle RSS with {n + 1} CRs reconciled, warm workers stopped",
+                rss / 1e6,
+                "MB",
+                "MB (10^6 bytes)",
+                "≤ 120 MB",
+                meets(rss, limit, False) if procs == 1 else False,
+                f"{fmt_bytes(rss)} in {procs} process(es)"
+                + ("" if procs == 1 else " (the warm workers did not stop)"),
+            )
         )
 
 

@@ -80,7 +80,7 @@ def make_executor(config: Config) -> Executor:
         return plain
     from runner.fastexec import AutoExecutor, FastExecutor
 
-    fast = FastExecutor(max_workers=config.max_concurrent_jobs)
+    fast = FastExecutor(max_workers=config.max_concurrent_jobs, idle_timeout=config.warm_idle_timeout)
     fast.prestart(job_env(config)["PATH"])
     log.info("fast executor: warm Ansible workers (--executor=plain turns them off)")
     return AutoExecutor(fast, plain)

@@ -14,6 +14,7 @@ from runner import __version__
 from runner.config import (
     DEFAULT_JOB_TIMEOUT,
     DEFAULT_RECONCILE_PERIOD,
+    DEFAULT_WARM_IDLE_TIMEOUT,
     LOG_EVENT_LEVELS,
     Config,
     default_runner_dir,
@@ -38,6 +39,13 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive_duration(text: str) -> float:
+    value = _duration(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a duration above zero, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -203,6 +211,13 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help="fast (default): warm Ansible workers, falling back to plain per job when a job needs it;"
         " plain: one ansible-playbook process per job (also env ANSIBLE_OPERATOR_EXECUTOR)",
     )
+    flag(
+        "--warm-worker-idle-timeout",
+        type=_positive_duration,
+        default=DEFAULT_WARM_IDLE_TIMEOUT,
+        help="the fast executor's warm workers unused this long are stopped, giving their memory back;"
+        " the next job starts them again in about a second (default 60s)",
+    )
     zap = p.add_argument_group("logging (the Go operator's zap flags)")
     zap.add_argument(
         "--zap-devel", type=_bool, nargs="?", const=True, default=False, help="text logs at debug level"
@@ -261,6 +276,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         graceful_shutdown_timeout=args.graceful_shutdown_timeout,
         proxy_port=args.proxy_port,
         executor=args.executor or environ.get("ANSIBLE_OPERATOR_EXECUTOR") or "fast",
+        warm_idle_timeout=args.warm_worker_idle_timeout,
         environ=dict(environ),
     )
 

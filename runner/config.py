@@ -9,6 +9,7 @@ from pathlib import Path
 
 DEFAULT_RECONCILE_PERIOD = 10 * 3600.0
 DEFAULT_JOB_TIMEOUT = 3600.0
+DEFAULT_WARM_IDLE_TIMEOUT = 60.0
 LOG_EVENT_LEVELS = ("nothing", "tasks", "everything")
 
 
@@ -40,6 +41,7 @@ class Config:
     graceful_shutdown_timeout: float = 30.0
     proxy_port: int = 0
     executor: str = "fast"
+    warm_idle_timeout: float = DEFAULT_WARM_IDLE_TIMEOUT
     environ: Mapping[str, str] = field(default_factory=dict)
 
     def env_override(self, prefix: str, suffix: str) -> str | None:

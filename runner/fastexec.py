@@ -484,6 +484,7 @@ class FastExecutor:
         warm_modules: bool = True,
         pipelining: bool = True,
         start_timeout: float = START_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
     ):
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fastjob")
         self._stopping = threading.Event()
@@ -499,7 +500,9 @@ class FastExecutor:
         self._active: dict[int, int | None] = {}  # running jobs: pid -> pidfd
         self._playbook_paths: dict[str, tuple[str | None, str | None]] = {}
         self._runner_class: Any = None
-        self._idle_timeout = IDLE_TIMEOUT
+        if idle_timeout <= 0:
+            raise ValueError("the idle timeout of warm workers must be positive")
+        self._idle_timeout = idle_timeout
         threading.Thread(target=self._reaper, name="fastexec-reaper", daemon=True).start()
 
     # -- compatibility -----------------------------------------------------------------------------

@@ -22,3 +22,7 @@ def test_bench_quick_run_completes(tmp_path) -> None:
     for figure in ("B1", "B2", "B3", "B4", "B5"):
         assert figure in proc.stdout
     assert out.exists() and "B3" in out.read_text()
+    # B4's steady idle state is measured once the warm workers stopped (--warm-worker-idle-timeout)
+    steady = next(line for line in proc.stdout.splitlines() if "warm workers stopped" in line)
+    assert "in 1 process(es)" in steady, steady
+    assert any("rounds of" in line and "→" in line for line in proc.stdout.splitlines())

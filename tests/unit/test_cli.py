@@ -117,6 +117,11 @@ def test_job_timeout() -> None:
     assert config("--job-timeout", "2m").job_timeout == 120.0
 
 
+def test_warm_worker_idle_timeout() -> None:
+    assert config().warm_idle_timeout == 60.0
+    assert config("--warm-worker-idle-timeout=5m").warm_idle_timeout == 300.0
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -195,6 +200,7 @@ def test_runner_dir_from_environment() -> None:
         (["run", "--reconcile-period=soon"], "--reconcile-period"),
         (["run", "--reconcile-period=-5m"], "--reconcile-period"),
         (["run", "--job-timeout=2d"], "--job-timeout"),
+        (["run", "--warm-worker-idle-timeout=0"], "--warm-worker-idle-timeout"),
         (["run", "--max-concurrent-reconciles=0"], "--max-concurrent-reconciles"),
         (["run", "--max-concurrent-reconciles=many"], "--max-concurrent-reconciles"),
         (["run", "--max-concurrent-jobs=-1"], "--max-concurrent-jobs"),
