@@ -46,6 +46,7 @@ from runner.fastpayloads import SYNTHESIZED
 FALLBACK_EXIT = 117  # a controller child that must not run the job (config drift) exits with this
 FALLBACK_MARKER = "fastexec-fallback"  # ... after writing the reason into <artifact dir>/<this>
 MAX_REQUEST = 4 * 1024 * 1024
+RELEASED = b"released\n"  # a client's word that it has the exit code: the zygote may just reap
 ANSIBALLZ_MARK = b"_ANSIBALLZ_WRAPPER = True"
 
 # Environment variables that differ between jobs served by one controller zygote. They must only
@@ -245,8 +246,8 @@ class _Server:
                 raise PermissionError("peer is another user")
             conn.settimeout(10)
             request, fds = recv_request(conn)
-            if len(fds) != 3:
-                raise ValueError("expected three file descriptors")
+            if len(fds) not in (3, 4):
+                raise ValueError("expected three or four file descriptors")
             conn.settimeout(None)
             pid = os.fork()
         except Exception:
@@ -278,7 +279,12 @@ class _Server:
         except OSError:
             data = b""
         if data:
-            return  # clients send nothing after the request; ignore
+            # RELEASED: the client has the exit code from the child itself and goes; no reply, no
+            # kill. Clients send nothing else after the request.
+            if data.startswith(RELEASED) and self.conns.pop(conn, None) is not None:
+                self.sel.unregister(conn)
+                conn.close()
+            return
         pid = self.conns.pop(conn, None)
         self.sel.unregister(conn)
         conn.close()
@@ -320,12 +326,15 @@ class _Server:
 
     def _child(self, request: dict[str, Any], fds: list[int], conn: socket.socket) -> None:
         code = 1
+        status_fd = fds[3] if len(fds) > 3 else -1
         try:
             os.setsid()
             _set_pdeathsig()
-            for target, fd in enumerate(fds):
+            if status_fd >= 0:
+                os.set_inheritable(status_fd, False)
+            for target, fd in enumerate(fds[:3]):
                 os.dup2(fd, target)
-            for fd in set(fds):
+            for fd in set(fds[:3]):
                 if fd > 2:
                     os.close(fd)
             conn.close()  # only the zygote may hold the connection: its EOF means "kill"
@@ -341,6 +350,14 @@ class _Server:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()
+            if status_fd >= 0:
+                # Tell the client now rather than after this process's teardown: first the end of
+                # its output, then the code.
+                with contextlib.suppress(OSError):
+                    devnull = os.open(os.devnull, os.O_RDWR)
+                    for target in (0, 1, 2):
+                        os.dup2(devnull, target)
+                    os.write(status_fd, f"exit {code}\n".encode())
             os._exit(code)
 
 
@@ -692,16 +709,17 @@ class WarmModuleProcess:
             in_r, in_w = os.pipe()
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            pipes = [in_r, in_w, out_r, out_w, err_r, err_w]
-            send_request(self._sock, data, [in_r, out_w, err_w])
+            st_r, st_w = os.pipe()
+            pipes = [in_r, in_w, out_r, out_w, err_r, err_w, st_r, st_w]
+            send_request(self._sock, data, [in_r, out_w, err_w, st_w])
         except BaseException:
             for fd in pipes:
                 os.close(fd)
             self._sock.close()  # a request cut short is dropped by the zygote: nothing started
             raise
-        for fd in (in_r, out_w, err_w):
+        for fd in (in_r, out_w, err_w, st_w):
             os.close(fd)
-        self._in, self._out, self._err = in_w, out_r, err_r
+        self._in, self._out, self._err, self._status = in_w, out_r, err_r, st_r
         line = read_reply_line(self._sock, self._buf)
         self.pid = int(line.split()[1]) if line and line.startswith("pid ") else -1
 
@@ -736,10 +754,32 @@ class WarmModuleProcess:
                             key.data.extend(chunk)
                         else:
                             sel.unregister(key.fd)
-            self.returncode = self._wait()
+            self.returncode = self._child_status()
+            if self.returncode is None:
+                self.returncode = self._wait()
+            else:
+                with contextlib.suppress(OSError):
+                    self._sock.sendall(RELEASED)
         finally:
             self._close()
         return bytes(out), bytes(err)
+
+    def _child_status(self) -> int | None:
+        """The exit code the child wrote itself after its output ended, or None when it could not
+        (killed): then the zygote's word counts."""
+        line = b""
+        while not line.endswith(b"\n"):
+            try:
+                chunk = os.read(self._status, 64)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            line += chunk
+        if line.startswith(b"exit "):
+            with contextlib.suppress(ValueError):
+                return int(line.split()[1])
+        return None
 
     def _wait(self) -> int:
         line = read_reply_line(self._sock, self._buf)
@@ -764,11 +804,11 @@ class WarmModuleProcess:
     terminate = kill
 
     def _close(self) -> None:
-        for fd in (self._in, self._out, self._err):
+        for fd in (self._in, self._out, self._err, self._status):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._in = self._out = self._err = -1
+        self._in = self._out = self._err = self._status = -1
         self._sock.close()  # before the module ended: the zygote kills it
 
     def __enter__(self) -> WarmModuleProcess:

@@ -446,3 +446,30 @@ def test_warm_module_imports_are_kept_only_for_the_same_files(tmp_path: Path) ->
     assert not fastzygote._tree_matches(
         archive({"ansible/module_utils/not_installed.py": b"x = 1\n"}), "ansible"
     )
+
+
+def test_warm_module_exit_codes(tmp_path: Path) -> None:
+    """A module run by the module worker reports its exit code as ``python AnsiballZ_x.py`` would:
+    from the child itself when it ends normally, from the worker when it is killed, and a script
+    that is not a module payload runs in a plain interpreter."""
+    ex = FastExecutor(max_workers=1)
+    try:
+        zygote = ex._modules(sys.executable)
+        assert zygote is not None
+
+        def run(source: str) -> tuple[int | None, bytes]:
+            script = tmp_path / "AnsiballZ_probe.py"
+            script.write_text(source)
+            proc = fastzygote.WarmModuleProcess(
+                zygote.sock_path, [sys.executable, str(script)], dict(os.environ), str(tmp_path)
+            )
+            out, _err = proc.communicate()
+            return proc.returncode, out
+
+        payload = f"# {fastzygote.ANSIBALLZ_MARK.decode()}\n"
+        assert run(payload + "import sys\nprint('hi')\nsys.exit(3)\n") == (3, b"hi\n")
+        assert run(payload + "print('fine')\n") == (0, b"fine\n")
+        assert run(payload + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n") == (137, b"")
+        assert run("import sys\nprint('plain')\nsys.exit(5)\n") == (5, b"plain\n")
+    finally:
+        ex.shutdown()
