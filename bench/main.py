@@ -65,6 +65,8 @@ def parser() -> argparse.ArgumentParser:
         "--crs-b5", type=int, default=None, help="B5 existing CRs, also B4's idle set (default 1000)"
     )
     p.add_argument("--idle-seconds", type=float, default=None, help="B4 idle sampling time (default 10)")
+    p.add_argument("--rounds", type=int, default=None, help="B4 memory rounds (default 5)")
+    p.add_argument("--crs-round", type=int, default=None, help="B4 CRs per memory round (default 100)")
     p.add_argument(
         "--operator-arg",
         action="append",
@@ -104,6 +106,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     s.b5_crs = args.crs_b5 or s.b5_crs
     if args.idle_seconds is not None:
         s.idle_seconds = args.idle_seconds
+    s.rounds = args.rounds or s.rounds
+    s.round_crs = args.crs_round or s.round_crs
     return s
 
 

@@ -11,12 +11,17 @@ pexpect, a warm **controller zygote** (``runner.fastzygote``) forks a child that
 connection would run as ``/bin/sh -c 'python AnsiballZ_x.py'`` are forked from a warm **module
 zygote** that has already imported ``ansible.module_utils`` and the ``kubernetes`` client.
 
-Also, within the warm workers: AnsiballZ dependency scans are shared between jobs when the files
-they carry are byte for byte the installed ones; the local connection pipelines modules when
-nothing configures pipelining (not with become, async, kept remote files, or at -vvv and above,
-whose output would show the difference); a job over its timeout or cancelled is killed with its
-whole process tree (ansible-core's workers call setsid, so its process group is not enough).
+Also, within the warm workers: module payloads are shared between jobs when the files they carry
+are byte for byte the installed ones (``runner.fastpayloads``); the local connection pipelines
+modules when nothing configures pipelining (not with become, async, kept remote files, or at -vvv
+and above, whose output would show the difference) and runs its temporary-directory commands
+in-process (``runner.fastshell``); a job over its timeout or cancelled is killed with its whole
+process tree (ansible-core's workers call setsid, so its process group is not enough).
 Measurements: ``bench/fastexec-notes/MEASUREMENTS.md``.
+
+Modules: ``fastexec`` (the executors) → ``fastworkers`` (the worker processes) and ``fastrunner``
+(ansible-runner's ``Runner`` on a worker) → ``fastwire`` (protocol) → ``fastzygote`` (the worker
+server) with ``fastcontroller``, ``fastroute``, ``fastmodule``, ``fastpayloads``, ``fastshell``.
 
 ``AutoExecutor(fast, plain)`` picks per job: a job the fast path cannot run identically
 (``FastExecutor.compatible`` gives the reason, or the zygote finds out) runs on the plain path,
@@ -26,41 +31,31 @@ and the reason is logged once per watched kind.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
-import hashlib
-import json
 import logging
 import os
-import selectors
 import shlex
 import shutil
-import signal
-import socket
-import stat
-import subprocess
 import tempfile
-import termios
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from runner import fastzygote
+from runner import fastwire
 from runner.executor import EventCallback, Executor, JobSpec, _stdout_tail, event_handler, runner_kwargs
+from runner.fastrunner import ansible_runner_classes, make_fast_runner
+from runner.fastworkers import START_TIMEOUT, Zygote, fingerprint, interpreter_of, zygote_env
 from runner.results import JobOutcome
 
 log = logging.getLogger(__name__)
 
+
 MAX_CONTROLLER_ZYGOTES = 4  # distinct configurations (env + ansible.cfg) served warm at once
+
+
 IDLE_TIMEOUT = 60.0  # warm workers unused this long are stopped (memory back to the operator's own)
-START_TIMEOUT = 120.0
-POLL = 0.1  # seconds between checks for timeout and cancellation
-DRAIN_TIMEOUT = 5.0  # as ansible-runner's last expect(EOF, timeout=5)
-_RUNNER_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
 class FastUnavailable(Exception):
@@ -69,404 +64,6 @@ class FastUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-# --------------------------------------------------------------------------------------------------
-# zygote processes, seen from the executor
-
-
-class _Zygote:
-    def __init__(self, mode: str, sock_path: str, env: Mapping[str, str], cwd: str, python: str) -> None:
-        self.mode = mode
-        self.python = python
-        self.sock_path = sock_path
-        self.env = dict(env)
-        self.cwd = cwd
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.failure: str | None = None
-        self.users = 0
-        self.last_used = time.monotonic()
-        self.payload_store: str | None = None
-        self._lock = threading.Lock()
-        self._ready = False
-        self.closed = False
-
-    def ensure_started(self, timeout: float = START_TIMEOUT) -> None:
-        """Start the process and wait for it to listen (once; concurrent callers wait too)."""
-        with self._lock:
-            if self._ready or self.failure:
-                return
-            if self.closed:
-                self.failure = "the executor is shutting down"
-                return
-            code = (
-                f"import sys; del sys.path[0]; sys.path.append({_RUNNER_PARENT!r}); "
-                "from runner.fastzygote import main; main()"
-            )
-            try:
-                self.proc = subprocess.Popen(
-                    [self.python, "-c", code, self.mode, self.sock_path],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    env=self.env,
-                    cwd=self.cwd,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                self.failure = f"cannot start the warm {self.mode} worker: {exc}"
-                return
-            line = self._handshake(timeout)
-            if line == "READY":
-                self._ready = True
-                log.debug("warm %s worker %d ready", self.mode, self.proc.pid)
-                return
-            if line.startswith("NOISY"):
-                self.failure = (
-                    "starting Ansible prints warnings in this configuration (they would be missing from "
-                    "the jobs' output): " + line[6:]
-                )
-            elif line:
-                self.failure = f"the warm {self.mode} worker failed to start: {line}"
-            else:
-                self.failure = f"the warm {self.mode} worker did not start"
-            self._kill()
-
-    def _handshake(self, timeout: float) -> str:
-        assert self.proc is not None and self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        buf = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    return ""
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-        return buf.decode(errors="replace").strip()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def connect(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(self.sock_path)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    def stop(self, grace: float = 2.0) -> None:
-        self.closed = True
-        with self._lock:  # a start in progress finishes first
-            pass
-        if self.proc is None:
-            return
-        with contextlib.suppress(OSError):
-            if self.proc.stdin:
-                self.proc.stdin.close()  # EOF: the zygote kills its children and exits
-        try:
-            self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            self._kill()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-    def _kill(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(OSError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                if stream:
-                    stream.close()
-
-
-# --------------------------------------------------------------------------------------------------
-# what must match for jobs to share a controller zygote
-
-
-def find_ansible_cfg(env: Mapping[str, str], cwd: str) -> str | None:
-    """The file ansible-core would read (``ansible.config.manager.find_ini_config_file``)."""
-    home = env.get("HOME") or os.path.expanduser("~")
-    candidates = []
-    if "ANSIBLE_CONFIG" in env:
-        path = os.path.join(cwd, os.path.expanduser(env["ANSIBLE_CONFIG"]))
-        if os.path.isdir(path):
-            path = os.path.join(path, "ansible.cfg")
-        candidates.append(path)
-    with contextlib.suppress(OSError):
-        if not os.stat(cwd).st_mode & stat.S_IWOTH:
-            candidates.append(os.path.join(cwd, "ansible.cfg"))
-    candidates += [os.path.join(home, ".ansible.cfg"), "/etc/ansible/ansible.cfg"]
-    for path in candidates:
-        if os.path.exists(path) and os.access(path, os.R_OK):
-            return os.path.abspath(path)
-    return None
-
-
-def zygote_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in fastzygote.PER_JOB_ENV}
-
-
-def fingerprint(env: Mapping[str, str], cwd: str, python: str) -> str:
-    """Jobs with the same fingerprint see the same Ansible configuration at start-up."""
-    cfg = find_ansible_cfg(env, cwd)
-    cfg_id: list[Any] = []
-    if cfg:
-        st = os.stat(cfg)
-        cfg_id = [cfg, st.st_mtime_ns, st.st_size]
-    blob = json.dumps([sorted(zygote_env(env).items()), cfg_id, python])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _interpreter_of(script: str) -> str | None:
-    try:
-        with open(script, "rb") as fh:
-            first = fh.readline(512)
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    parts = first[2:].decode(errors="replace").split()
-    return parts[0] if parts else None
-
-
-# --------------------------------------------------------------------------------------------------
-# the job, run by ansible-runner's Runner with the process replaced
-
-
-def _ansible_runner_classes() -> tuple[Any, Any]:
-    from ansible_runner import interface
-    from ansible_runner.runner import Runner
-
-    return interface, Runner
-
-
-def _make_fast_runner(base: Any) -> Any:
-    """A ``Runner`` whose ``run`` starts the playbook in a zygote child instead of under pexpect.
-
-    Everything else -- status callbacks, the command artifact, rotation, stdout/stderr files,
-    ``OutputEventFilter`` and ``event_callback`` (partial-event merge, ``job_events/*.json``, the
-    event handler), the ``status`` and ``rc`` files -- is ansible-runner's own code, in the order
-    of ``Runner.run`` (ansible-runner 2.4).
-    """
-    import ansible_runner.plugins
-    from ansible_runner.utils import OutputEventFilter, cleanup_artifact_dir
-
-    class FastRunner(base):  # type: ignore[misc, valid-type]
-        zygote: _Zygote
-        module_zygote: _Zygote | None
-        playbook_path: str
-        payload_store: str | None = None
-        pipelining = False
-        on_pgid: Any
-        fallback_reason: str | None = None
-        started = False
-        pidfd: int | None = None
-
-        def run(self) -> tuple[str, int | None]:
-            cfg = self.config
-            self.status_callback("starting")
-            os.makedirs(cfg.artifact_dir, mode=0o700, exist_ok=True)
-            job_events_path = os.path.join(cfg.artifact_dir, "job_events")
-            if not os.path.exists(job_events_path):
-                os.mkdir(job_events_path, 0o700)
-            command_filename = os.path.join(cfg.artifact_dir, "command")
-            with codecs.open(command_filename, "w", encoding="utf-8") as f:
-                os.chmod(command_filename, stat.S_IRUSR | stat.S_IWUSR)
-                json.dump({"command": cfg.command, "cwd": cfg.cwd, "env": cfg.env}, f, ensure_ascii=False)
-            if cfg.ident is not None:
-                cleanup_artifact_dir(os.path.join(cfg.artifact_dir, ".."), cfg.rotate_artifacts)
-            suppress = getattr(cfg, "suppress_ansible_output", False)
-            stdout_file = os.path.join(cfg.artifact_dir, "stdout")
-            stderr_file = os.path.join(cfg.artifact_dir, "stderr")
-            os.close(os.open(stdout_file, os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR))
-            out = OutputEventFilter(
-                codecs.open(stdout_file, "w", encoding="utf-8"),  # noqa: SIM115 - closed by the filter
-                self.event_callback,
-                suppress,
-                output_json=cfg.json_mode,
-            )
-            err = OutputEventFilter(
-                codecs.open(stderr_file, "w", encoding="utf-8"),  # noqa: SIM115 - closed by the filter
-                self.event_callback,
-                suppress,
-                output_json=cfg.json_mode,
-            )
-            self.status_callback("running")
-            self.last_stdout_update = time.time()
-            try:
-                exit_code = self._run_child(out)
-            finally:
-                out.close()
-                err.close()
-            if self.fallback_reason:
-                return self.status, None
-            self.rc = exit_code if not (self.timed_out or self.canceled) else 254
-            if self.canceled:
-                self.status_callback("canceled")
-            elif self.rc == 0 and not self.timed_out:
-                self.status_callback("successful")
-            elif self.timed_out:
-                self.status_callback("timeout")
-            else:
-                self.status_callback("failed")
-            for filename, data in (("status", self.status), ("rc", self.rc)):
-                artifact_path = os.path.join(cfg.artifact_dir, filename)
-                if not os.path.exists(artifact_path):
-                    os.close(os.open(artifact_path, os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR))
-                with open(artifact_path, "w") as f:
-                    f.write(str(data))
-            if self.artifacts_handler is not None:
-                self.artifacts_handler(cfg.artifact_dir)
-            if self.finished_callback is not None:
-                self.finished_callback(self)
-            return self.status, self.rc
-
-        def _run_child(self, out: Any) -> int | None:
-            cfg = self.config
-            master, slave = os.openpty()
-            with contextlib.suppress(termios.error):  # pexpect.spawn(echo=False)
-                attrs = termios.tcgetattr(slave)
-                attrs[3] &= ~termios.ECHO
-                termios.tcsetattr(slave, termios.TCSANOW, attrs)
-            marker = os.path.join(cfg.artifact_dir, fastzygote.FALLBACK_MARKER)
-            request: dict[str, Any] = {
-                "argv": [self.playbook_path, *cfg.command[1:]],
-                "env": cfg.env,
-                "cwd": cfg.cwd,
-                "fallback_marker": marker,
-            }
-            if self.payload_store:
-                request["payload_store"] = self.payload_store
-            if self.pipelining:
-                request["pipelining"] = True
-            mz = self.module_zygote
-            if mz is not None and mz.alive():
-                request["module_socket"] = mz.sock_path
-                request["module_python"] = self.zygote.python
-            sock: socket.socket | None = None
-            buf = bytearray()
-            try:
-                sock = self.zygote.connect()
-                fastzygote.send_request(sock, request, [slave, slave, slave])
-                line = fastzygote.read_reply_line(sock, buf)
-            except OSError as exc:
-                line = None
-                if sock:
-                    sock.close()
-                self.fallback_reason = f"the warm worker did not take the job ({exc})"
-            finally:
-                os.close(slave)
-            if not line or not line.startswith("pid "):
-                os.close(master)
-                if sock:
-                    sock.close()
-                self.fallback_reason = self.fallback_reason or "the warm worker did not take the job"
-                return None
-            self.started = True
-            pgid = int(line.split()[1])
-            try:
-                self.pidfd = os.pidfd_open(pgid)
-            except OSError:  # already ended (and reaped): nothing to signal
-                self.pidfd = None
-            self.on_pgid(pgid, self.pidfd)
-            try:
-                return self._pump(master, sock, buf, pgid, out, marker)
-            finally:
-                self.on_pgid(pgid, None)
-                if self.pidfd is not None:
-                    os.close(self.pidfd)
-                os.close(master)
-                sock.close()
-
-        def _pump(
-            self, master: int, sock: socket.socket, buf: bytearray, pgid: int, out: Any, marker: str
-        ) -> int | None:
-            cfg = self.config
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            started = time.time()
-            reply: str | None = None
-            pty_open, done, killed = True, False, False
-            drain_until = 0.0
-            with selectors.DefaultSelector() as sel:
-                sel.register(master, selectors.EVENT_READ, "pty")
-                sel.register(sock, selectors.EVENT_READ, "sock")
-                while pty_open or not done:
-                    if done:
-                        left = drain_until - time.monotonic()
-                        if left <= 0:
-                            break  # something that escaped the process group still holds the terminal
-                    events = sel.select(POLL if not done else left)
-                    for key, _ in events:
-                        if key.data == "pty":
-                            try:
-                                data = os.read(master, 65536)
-                            except OSError:
-                                data = b""
-                            if not data:
-                                pty_open = False
-                                sel.unregister(master)
-                                continue
-                            text = decoder.decode(data)
-                            if text:
-                                out.write(text)
-                                out.flush()
-                                self.last_stdout_update = time.time()
-                        else:
-                            try:
-                                reply = fastzygote.read_reply_line(sock, buf)
-                            except OSError:
-                                reply = None
-                            done = True
-                            sel.unregister(sock)
-                            drain_until = time.monotonic() + DRAIN_TIMEOUT
-                    if done or killed:
-                        continue
-                    if self.cancel_callback:
-                        self.canceled = bool(self.cancel_callback())
-                    if cfg.job_timeout and not self.canceled and time.time() - started > cfg.job_timeout:
-                        self.timed_out = True
-                    if self.canceled or self.timed_out:
-                        killed = True  # as Runner.handle_termination: the whole process group
-                        self._kill(pgid)
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                out.write(tail)
-            if reply is None:  # the zygote went away under the job: make sure nothing is left
-                self._kill(pgid)
-                if self._stopping_now():
-                    self.canceled = True
-            code = fastzygote.exit_code_of(reply)
-            if code == fastzygote.FALLBACK_EXIT and os.path.exists(marker):
-                with open(marker) as fh:
-                    self.fallback_reason = fh.read().strip() or "configuration drift"
-                os.unlink(marker)
-            return code
-
-        def _kill(self, pgid: int) -> None:
-            if self.pidfd is not None:
-                fastzygote.kill_tree(pgid, self.pidfd)
-
-        def _stopping_now(self) -> bool:
-            try:
-                return bool(self.cancel_callback and self.cancel_callback())
-            except Exception:
-                return False
-
-    FastRunner.__name__ = "FastRunner"
-    _ = ansible_runner.plugins  # Runner.event_callback notifies them, as in the plain path
-    return FastRunner
 
 
 # --------------------------------------------------------------------------------------------------
@@ -489,8 +86,8 @@ class FastExecutor:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fastjob")
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._zygotes: OrderedDict[str, _Zygote] = OrderedDict()
-        self._module_zygote: _Zygote | None = None
+        self._zygotes: OrderedDict[str, Zygote] = OrderedDict()
+        self._module_zygote: Zygote | None = None
         self._warm_modules = warm_modules
         self._pipelining = pipelining
         self._start_timeout = start_timeout
@@ -543,7 +140,7 @@ class FastExecutor:
             result: tuple[str | None, str | None] = (None, "ansible-playbook is not on the job's PATH")
         else:
             found = os.path.abspath(found)
-            interp = _interpreter_of(found)
+            interp = interpreter_of(found)
             # The warm workers run with the interpreter of ansible-playbook's own #! line, so that
             # ansible_playbook_python (and the packages) are those of the plain path.
             result = (
@@ -565,9 +162,9 @@ class FastExecutor:
         reason = self.compatible(spec)
         if reason:
             raise FastUnavailable(reason)
-        interface, base = _ansible_runner_classes()
+        interface, base = ansible_runner_classes()
         if self._runner_class is None:
-            self._runner_class = _make_fast_runner(base)
+            self._runner_class = make_fast_runner(base)
         kept: list[Mapping[str, Any]] = []
 
         handle = event_handler(kept, on_event)
@@ -582,7 +179,7 @@ class FastExecutor:
         if getattr(cfg, "containerized", False) or getattr(cfg, "sandboxed", False):
             raise FastUnavailable("the job uses process isolation")
         playbook_path, problem = self._ansible_playbook(cfg.env.get("PATH", os.defpath))
-        python = _interpreter_of(playbook_path) if playbook_path else None
+        python = interpreter_of(playbook_path) if playbook_path else None
         if problem or not playbook_path or not python:
             raise FastUnavailable(problem or "ansible-playbook not found")
 
@@ -627,7 +224,7 @@ class FastExecutor:
         self._counter += 1
         return os.path.join(self._dir, f"{kind}{self._counter}.sock")
 
-    def _controller_for(self, env: Mapping[str, str], cwd: str, python: str) -> _Zygote:
+    def _controller_for(self, env: Mapping[str, str], cwd: str, python: str) -> Zygote:
         key = fingerprint(env, cwd, python)
         with self._lock:
             if self._stopping.is_set():
@@ -640,7 +237,7 @@ class FastExecutor:
                 del self._zygotes[key]
                 zygote = None
             if zygote is None:
-                zygote = _Zygote("controller", self._sock_path("c"), zygote_env(env), cwd, python)
+                zygote = Zygote("controller", self._sock_path("c"), zygote_env(env), cwd, python)
                 zygote.payload_store = zygote.sock_path[: -len(".sock")] + "-payloads"
                 os.mkdir(zygote.payload_store, 0o700)
                 self._zygotes[key] = zygote
@@ -667,7 +264,7 @@ class FastExecutor:
 
     def reap_idle(self) -> int:
         now = time.monotonic()
-        idle: list[_Zygote] = []
+        idle: list[Zygote] = []
         with self._lock:
             for key, zygote in list(self._zygotes.items()):
                 if zygote.users == 0 and now - zygote.last_used > self._idle_timeout:
@@ -697,7 +294,7 @@ class FastExecutor:
             else:
                 return
 
-    def _modules(self, python: str) -> _Zygote | None:
+    def _modules(self, python: str) -> Zygote | None:
         """The warm module worker for ``python`` (one interpreter: the first job's)."""
         if not self._warm_modules:
             return None
@@ -712,7 +309,7 @@ class FastExecutor:
                 zygote = None
             if zygote is None:
                 env = zygote_env(os.environ)
-                zygote = self._module_zygote = _Zygote("module", self._sock_path("m"), env, "/", python)
+                zygote = self._module_zygote = Zygote("module", self._sock_path("m"), env, "/", python)
             zygote.last_used = time.monotonic()
         zygote.ensure_started(self._start_timeout)
         if zygote.failure:
@@ -725,7 +322,7 @@ class FastExecutor:
     def prestart(self, path: str | None = None) -> None:
         """Start the module worker ahead of the first job (optional; the first job does it too)."""
         playbook, _problem = self._ansible_playbook(path or os.environ.get("PATH", os.defpath))
-        python = _interpreter_of(playbook) if playbook else None
+        python = interpreter_of(playbook) if playbook else None
         if python:
             threading.Thread(
                 target=self._modules, args=(python,), name="fastexec-modules", daemon=True
@@ -749,7 +346,7 @@ class FastExecutor:
                 zygotes.append(self._module_zygote)
                 self._module_zygote = None
         for pid, pidfd in active:
-            fastzygote.kill_tree(pid, pidfd)
+            fastwire.kill_tree(pid, pidfd)
         for zygote in zygotes:
             zygote.stop()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -14,7 +14,7 @@ compression are the same, no custom module_utils directory or payload extension 
 and every file the payload carries is byte for byte the one installed now: then ansible-core would
 build the very same payload (but for the zip's timestamps).
 
-Imported by ``runner.fastzygote`` in a controller job, after ansible-core: stdlib and ansible only.
+Imported by ``runner.fastcontroller`` in a controller job, after ansible-core: stdlib and ansible only.
 """
 
 from __future__ import annotations

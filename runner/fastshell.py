@@ -58,15 +58,23 @@ class Remove:
 Command = Home | MakeTemp | Remove
 
 
-def parse(cmd: str, shell: str = "/bin/sh") -> Command | None:
-    """The housekeeping command ``cmd`` is, or None for anything else."""
+def local_command(cmd: str, shell: str = "/bin/sh") -> str | None:
+    """``BODY`` of ``/bin/sh -c 'BODY && sleep 0'``, the shape in which ansible-core's action
+    plugins hand a command to the local connection; None for any other shape."""
     try:
         outer = shlex.split(cmd)
     except ValueError:
         return None
     if len(outer) != 3 or outer[0] != shell or outer[1] != "-c" or not outer[2].endswith(_SLEEP_SUFFIX):
         return None
-    body = outer[2][: -len(_SLEEP_SUFFIX)]
+    return outer[2][: -len(_SLEEP_SUFFIX)]
+
+
+def parse(cmd: str, shell: str = "/bin/sh") -> Command | None:
+    """The housekeeping command ``cmd`` is, or None for anything else."""
+    body = local_command(cmd, shell)
+    if body is None:
+        return None
     found = _ECHO_HOME.fullmatch(body)
     if found:
         return Home(user=found["user"] or "")

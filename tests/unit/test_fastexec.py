@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from runner import fastzygote, jobdir
+from runner import fastmodule, fastroute, fastwire, jobdir
 from runner.executor import AnsibleRunnerExecutor, JobSpec
 from runner.fastexec import AutoExecutor, FastExecutor, FastUnavailable
 from runner.results import JobOutcome, summarize
@@ -346,7 +346,7 @@ def test_a_setting_relative_to_the_job_directory_is_not_taken_from_the_warm_work
 
 def test_module_command_parsing() -> None:
     py = "/venv/bin/python"
-    parse = fastzygote.parse_module_command
+    parse = fastroute.parse_module_command
     assert parse(f"/bin/sh -c '{py} /root/.ansible/tmp/x/AnsiballZ_k8s.py && sleep 0'", py) == (
         {},
         ["/root/.ansible/tmp/x/AnsiballZ_k8s.py"],
@@ -426,9 +426,9 @@ def test_warm_module_imports_are_kept_only_for_the_same_files(tmp_path: Path) ->
 
     import ansible.module_utils.common.text.converters as converters
 
-    fastzygote._record_imported_sources()
+    fastmodule._record_imported_sources()
     name = "ansible/module_utils/common/text/converters.py"
-    assert name in fastzygote._IMPORTED
+    assert name in fastmodule._IMPORTED
     source = Path(converters.__file__).read_bytes()
     warnings = "ansible/module_utils/common/warnings.py"  # installed, maybe not imported
     installed = (Path(converters.__file__).parents[2] / "common" / "warnings.py").read_bytes()
@@ -440,10 +440,10 @@ def test_warm_module_imports_are_kept_only_for_the_same_files(tmp_path: Path) ->
                 zf.writestr(path, data)
         return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
 
-    assert fastzygote._tree_matches(archive({name: source, warnings: installed}), "ansible")
-    assert not fastzygote._tree_matches(archive({name: source + b"\n# edited\n"}), "ansible")
-    assert not fastzygote._tree_matches(archive({name: source, warnings: installed + b"#"}), "ansible")
-    assert not fastzygote._tree_matches(
+    assert fastmodule._tree_matches(archive({name: source, warnings: installed}), "ansible")
+    assert not fastmodule._tree_matches(archive({name: source + b"\n# edited\n"}), "ansible")
+    assert not fastmodule._tree_matches(archive({name: source, warnings: installed + b"#"}), "ansible")
+    assert not fastmodule._tree_matches(
         archive({"ansible/module_utils/not_installed.py": b"x = 1\n"}), "ansible"
     )
 
@@ -460,13 +460,13 @@ def test_warm_module_exit_codes(tmp_path: Path) -> None:
         def run(source: str) -> tuple[int | None, bytes]:
             script = tmp_path / "AnsiballZ_probe.py"
             script.write_text(source)
-            proc = fastzygote.WarmModuleProcess(
+            proc = fastroute.WarmModuleProcess(
                 zygote.sock_path, [sys.executable, str(script)], dict(os.environ), str(tmp_path)
             )
             out, _err = proc.communicate()
             return proc.returncode, out
 
-        payload = f"# {fastzygote.ANSIBALLZ_MARK.decode()}\n"
+        payload = f"# {fastwire.ANSIBALLZ_MARK.decode()}\n"
         assert run(payload + "import sys\nprint('hi')\nsys.exit(3)\n") == (3, b"hi\n")
         assert run(payload + "print('fine')\n") == (0, b"fine\n")
         assert run(payload + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n") == (137, b"")
