@@ -93,6 +93,10 @@ class FastExecutor:
         self._start_timeout = start_timeout
         self._dir = tempfile.mkdtemp(prefix="aor-fx-")
         os.chmod(self._dir, 0o700)
+        # Module payloads shared by every controller worker, also across their idle stops: entries
+        # are keyed by module source and search roots, and checked against the installed files.
+        self._payloads = os.path.join(self._dir, "payloads")
+        os.mkdir(self._payloads, 0o700)
         self._counter = 0
         self._active: dict[int, int | None] = {}  # running jobs: pid -> pidfd
         self._playbook_paths: dict[str, tuple[str | None, str | None]] = {}
@@ -238,8 +242,7 @@ class FastExecutor:
                 zygote = None
             if zygote is None:
                 zygote = Zygote("controller", self._sock_path("c"), zygote_env(env), cwd, python)
-                zygote.payload_store = zygote.sock_path[: -len(".sock")] + "-payloads"
-                os.mkdir(zygote.payload_store, 0o700)
+                zygote.payload_store = self._payloads
                 self._zygotes[key] = zygote
                 self._evict_idle()
             self._zygotes.move_to_end(key)

@@ -171,9 +171,10 @@ def share(store: str) -> None:
         built = _load(path)
         if built is not None and carries_installed_files(built[0]):
             os.makedirs(os.path.dirname(cache_file), exist_ok=True)
-            with open(cache_file + ".part", "wb") as fh:
+            part = f"{cache_file}.{os.getpid()}.part"  # workers of one job may race for it
+            with open(part, "wb") as fh:
                 fh.write(built[1])
-            os.replace(cache_file + ".part", cache_file)
+            os.replace(part, cache_file)
             return real_find_module_utils(**kwargs)
         scans.pop(fqn, None)
         result = real_find_module_utils(**kwargs)

@@ -230,6 +230,7 @@ def route_local_modules(sock_path: str, python: str) -> None:
             and kwargs.get("stdin") is subprocess.PIPE
             and kwargs.get("stdout") is subprocess.PIPE
             and kwargs.get("stderr") is subprocess.PIPE
+            and kwargs.get("env") is None  # the shell would see this process's environment
         ):
             housekeeping = fastshell.parse(cmd, shell)
             if housekeeping is not None:

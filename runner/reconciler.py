@@ -69,8 +69,8 @@ class Reconciler:
 
         clog.info("reconcile started", extra={"reasons": sorted(reasons), "finalizer": plan.finalizing})
         started = time.monotonic()
-        # The Running condition is written while the job starts (the job only reads the CR through
-        # its extra vars); the final conditions are written after it, on the object it returned.
+        # The Running condition is written while the job starts (nothing in the job waits for it);
+        # the final conditions are written after both, starting from the object that write returned.
         running = asyncio.ensure_future(
             self._status(
                 watch,

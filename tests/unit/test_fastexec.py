@@ -412,8 +412,12 @@ def test_idle_warm_workers_are_stopped_and_come_back(jobs: Jobs) -> None:
         ex._idle_timeout = 0.0
         assert ex.reap_idle() >= 1
         assert not ex._zygotes and ex._module_zygote is None
+        left = sorted(os.listdir(ex._dir))
         again = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
         assert again.status == "successful"
+        # each stop leaves nothing behind: what the executor keeps on disk does not grow
+        assert ex.reap_idle() >= 1
+        assert sorted(os.listdir(ex._dir)) == left == ["payloads"]
     finally:
         ex.shutdown()
 
