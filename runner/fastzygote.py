@@ -118,6 +118,8 @@ class _Server:
             conn.sendall(f"pid {pid}\n".encode())
 
     def _conn_event(self, conn: socket.socket) -> None:
+        if conn not in self.conns:
+            return  # reaped or released earlier in the same round of events: closed already
         try:
             data = conn.recv(4096)
         except OSError:
@@ -125,16 +127,17 @@ class _Server:
         if data:
             # RELEASED: the client has the exit code from the child itself and goes; no reply, no
             # kill. Clients send nothing else after the request.
-            if data.startswith(RELEASED) and self.conns.pop(conn, None) is not None:
+            if data.startswith(RELEASED):
+                del self.conns[conn]
                 self.sel.unregister(conn)
                 conn.close()
             return
-        pid = self.conns.pop(conn, None)
+        pid = self.conns.pop(conn)
         self.sel.unregister(conn)
         conn.close()
-        if pid is not None:  # the client went away first: the job must not outlive it
-            pidfd = next((fd for fd, (p, _c) in self.jobs.items() if p == pid), None)
-            kill_tree(pid, pidfd)
+        # the client went away first: the job must not outlive it
+        pidfd = next((fd for fd, (p, _c) in self.jobs.items() if p == pid), None)
+        kill_tree(pid, pidfd)
 
     def _reap(self, pidfd: int) -> None:
         pid, conn = self.jobs.pop(pidfd)
