@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -17,6 +16,7 @@ from typing import Any, NoReturn
 import yaml
 
 from runner.durations import parse_duration
+from runner.rolepaths import resolve_role
 from runner.selector import LabelSelector, SelectorError
 
 __all__ = ["GVK", "Finalizer", "Watch", "WatchesError", "load_watches", "parse_watches"]
@@ -172,51 +172,6 @@ def _expand_env(text: str, environ: Mapping[str, str]) -> str:
     return _ENV_REF.sub(lambda m: environ.get(m.group(1), m.group(0)), text)
 
 
-# --- role / playbook resolution ---
-
-
-def _split_paths(value: str | None, cwd: str) -> list[str]:
-    return [os.path.join(cwd, os.path.expanduser(p)) for p in (value or "").split(":") if p]
-
-
-def _collection_roots(environ: Mapping[str, str], cwd: str) -> list[str]:
-    """Directories that may contain ``ansible_collections/`` (env or Ansible defaults, then sys.path)."""
-    env = environ.get("ANSIBLE_COLLECTIONS_PATH") or environ.get("ANSIBLE_COLLECTIONS_PATHS")
-    roots = _split_paths(env, cwd)
-    if not roots:
-        home = environ.get("HOME") or os.path.expanduser("~")
-        roots = ["/usr/share/ansible/collections", os.path.join(home, ".ansible", "collections")]
-    roots = [os.path.dirname(r) if os.path.basename(r) == "ansible_collections" else r for r in roots]
-    return roots + [p for p in sys.path if p and os.path.isdir(os.path.join(p, "ansible_collections"))]
-
-
-def _resolve_role(role: str, environ: Mapping[str, str], cwd: str) -> tuple[str | None, list[str]]:
-    """Return (resolved role, places tried); resolved is an FQCN or an absolute directory path."""
-    tried: list[str] = []
-    parts = role.split(".")
-    if len(parts) == 3 and all(parts) and "/" not in role:
-        for root in _collection_roots(environ, cwd):
-            candidate = os.path.join(root, "ansible_collections", parts[0], parts[1], "roles", parts[2])
-            tried.append(candidate)
-            if os.path.isdir(candidate):
-                return role, tried
-    if os.path.isabs(role):
-        candidates = [role]
-    else:
-        candidates = []
-        for base in _split_paths(environ.get("ANSIBLE_ROLES_PATH"), cwd):
-            candidates += [os.path.join(base, role), os.path.join(base, "roles", role)]
-        candidates += [os.path.join(cwd, "roles", role), os.path.join(cwd, role)]
-    for candidate in candidates:
-        candidate = os.path.normpath(candidate)
-        if candidate in tried:
-            continue
-        tried.append(candidate)
-        if os.path.isdir(candidate):
-            return candidate, tried
-    return None, tried
-
-
 # --- entry parsing ---
 
 _Fail = Callable[[str | None, str], NoReturn]
@@ -276,7 +231,7 @@ def _parse_target(data: Mapping[Any, Any], prefix: str, ctx: _Context) -> tuple[
             ctx.fail(f"{prefix}playbook", f"playbook {playbook!r} not found (looked for {path})")
         return None, path
     if role:
-        resolved, tried = _resolve_role(role, ctx.environ, ctx.cwd)
+        resolved, tried = resolve_role(role, ctx.environ, ctx.cwd)
         if resolved is None:
             ctx.fail(f"{prefix}role", f"role {role!r} not found; looked in: {', '.join(tried)}")
         return resolved, None
