@@ -68,7 +68,9 @@ def make_owner(kubectl: Kubectl, namespace: str, name: str) -> Owner:
 def test_requests_without_a_job_token_are_refused(proxy: Running, tmp_path: Path) -> None:
     config = tmp_path / "kubeconfig"
     config.write_text(proxy.proxy.kubeconfig("not-a-token", None))
-    out = Kubectl(str(config)).run("get", "configmaps", check=False)
+    # a cache of its own: kubectl would skip discovery (and word the refusal differently) when an
+    # earlier proxy on the same port left discovery results in ~/.kube/cache
+    out = Kubectl(str(config)).run("--cache-dir", str(tmp_path / "cache"), "get", "configmaps", check=False)
     assert out.returncode != 0 and "provide credentials" in out.stderr
 
 
