@@ -51,10 +51,7 @@ from runner.results import JobOutcome
 
 log = logging.getLogger(__name__)
 
-
 MAX_CONTROLLER_ZYGOTES = 4  # distinct configurations (env + ansible.cfg) served warm at once
-
-
 IDLE_TIMEOUT = 60.0  # warm workers unused this long are stopped (memory back to the operator's own)
 
 
@@ -64,9 +61,6 @@ class FastUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-# --------------------------------------------------------------------------------------------------
 
 
 class FastExecutor:

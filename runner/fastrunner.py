@@ -23,8 +23,6 @@ from runner import fastwire
 from runner.fastworkers import Zygote
 
 POLL = 0.1  # seconds between checks for timeout and cancellation
-
-
 DRAIN_TIMEOUT = 5.0  # as ansible-runner's last expect(EOF, timeout=5)
 
 

@@ -26,8 +26,6 @@ from runner import fastcontroller
 log = logging.getLogger("runner.fastexec")
 
 START_TIMEOUT = 120.0
-
-
 _RUNNER_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
