@@ -41,28 +41,7 @@ def bench_kinds() -> list[str]:
 
 
 def crd(kind: str) -> dict[str, Any]:
-    p = plural(kind)
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{p}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {"plural": p, "singular": kind.lower(), "kind": kind},
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                }
-            ],
-        },
-    }
+    return devcluster.open_crd(GROUP, VERSION, kind, plural(kind))
 
 
 def cr(kind: str, name: str, namespace: str, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -250,59 +250,17 @@ class Bench:
         what = "trivial role (1 debug task)" if bench == "B1" else "API-heavy role (5 kubernetes.core tasks)"
         if bench == "B1":
             target = 0.3 if self.options.executor == "fast" else 1.15
-            med = ratio(rm, bm)
-            self.results.figures.append(
-                Figure(
-                    bench,
-                    f"latency, {what}: median",
-                    med,
-                    "x",
-                    "runner / bare",
-                    f"≤ {target}",
-                    meets(med, target, False),
-                    f"runner {fmt_s(rm)}, bare ansible-runner {fmt_s(bm)}",
-                )
-            )
-            pr = ratio(rp, bp)
-            self.results.figures.append(
-                Figure(
-                    bench,
-                    f"latency, {what}: p95",
-                    pr,
-                    "x",
-                    "runner / bare",
-                    "",
-                    None,
-                    f"runner {fmt_s(rp)}, bare {fmt_s(bp)}",
-                )
-            )
+            med, p = ratio(rm, bm), ratio(rp, bp)
+            ratio_of, wanted, ok = "runner / bare", f"≤ {target}", meets(med, target, False)
         else:
-            med = ratio(bm, rm)
-            self.results.figures.append(
-                Figure(
-                    bench,
-                    f"latency, {what}: median",
-                    med,
-                    "x",
-                    "bare / runner (speed-up)",
-                    "≥ 8",
-                    meets(med, 8, True),
-                    f"runner {fmt_s(rm)}, bare ansible-runner {fmt_s(bm)}",
-                )
-            )
-            pr = ratio(bp, rp)
-            self.results.figures.append(
-                Figure(
-                    bench,
-                    f"latency, {what}: p95",
-                    pr,
-                    "x",
-                    "bare / runner (speed-up)",
-                    "",
-                    None,
-                    f"runner {fmt_s(rp)}, bare {fmt_s(bp)}",
-                )
-            )
+            med, p = ratio(bm, rm), ratio(bp, rp)
+            ratio_of, wanted, ok = "bare / runner (speed-up)", "≥ 8", meets(med, 8, True)
+        med_context = f"runner {fmt_s(rm)}, bare ansible-runner {fmt_s(bm)}"
+        p95_context = f"runner {fmt_s(rp)}, bare {fmt_s(bp)}"
+        self.results.figures += [
+            Figure(bench, f"latency, {what}: median", med, "x", ratio_of, wanted, ok, med_context),
+            Figure(bench, f"latency, {what}: p95", p, "x", ratio_of, "", None, p95_context),
+        ]
         self.results.note(
             bench,
             f"{count} CRs one at a time, each after one bare run; not counted: the operator's first "

@@ -114,6 +114,17 @@ def sample_text(res: Resource, spec: Mapping[str, Any]) -> str:
     return dump(obj)
 
 
+def _list_in_kustomization(w: Writer, path: str, marker: str, entry: str) -> None:
+    """Add ``entry`` to the ``resources:`` of a kustomization.yaml, once."""
+    w.insert(
+        path,
+        marker,
+        f"- {entry}\n",
+        present=entry in (w.read(path) or ""),
+        fallback=f"resources:\n{marker}\n",
+    )
+
+
 def create_api(
     root: Path,
     *,
@@ -170,15 +181,7 @@ def create_api(
             w.update(res.crd_file, added)
     w.generated(res.crd_file, crd_template(res, source), bodies)
 
-    crd_rel = "bases/" + Path(res.crd_file).name
-    crd_kust = w.read("config/crd/kustomization.yaml") or ""
-    w.insert(
-        "config/crd/kustomization.yaml",
-        CRD_MARKER,
-        f"- {crd_rel}\n",
-        present=crd_rel in crd_kust,
-        fallback=f"resources:\n{CRD_MARKER}\n",
-    )
+    _list_in_kustomization(w, "config/crd/kustomization.yaml", CRD_MARKER, "bases/" + Path(res.crd_file).name)
 
     # RBAC: one generated block per kind in the manager's (Cluster)Role.
     block_id = f"rbac/{res.crd_name}"
@@ -208,15 +211,7 @@ def create_api(
 
     # The sample CR, and its kustomization entry.
     w.create(res.sample_file, sample_text(res, spec))
-    sample_rel = Path(res.sample_file).name
-    samples_kust = w.read("config/samples/kustomization.yaml") or ""
-    w.insert(
-        "config/samples/kustomization.yaml",
-        SAMPLES_MARKER,
-        f"- {sample_rel}\n",
-        present=sample_rel in samples_kust,
-        fallback=f"resources:\n{SAMPLES_MARKER}\n",
-    )
+    _list_in_kustomization(w, "config/samples/kustomization.yaml", SAMPLES_MARKER, Path(res.sample_file).name)
 
     if generate_playbook:
         w.create(res.playbook_file, templates.api_file("playbook.yml", res))

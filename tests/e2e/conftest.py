@@ -31,28 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def e2e_crd(kind: str) -> dict[str, Any]:
-    plural = kind.lower() + "es"
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{E2E_GROUP}"},
-        "spec": {
-            "group": E2E_GROUP,
-            "scope": "Namespaced",
-            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                }
-            ],
-        },
-    }
+    return devcluster.open_crd(E2E_GROUP, "v1", kind, kind.lower() + "es")
 
 
 @pytest.fixture(scope="session")

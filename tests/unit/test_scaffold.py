@@ -427,34 +427,25 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 def test_cli_init_and_create_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "op"
     assert cli_scaffold.dispatch(parse("init", "--project-dir", str(root), "--domain", "acme.io")) == 0
-    argv = [
-        "create",
-        "api",
-        "--project-dir",
-        str(root),
-        "--group",
-        "web",
-        "--version",
-        "v1",
-        "--kind",
-        "Site",
-        "--generate-role",
-    ]
-    assert cli_scaffold.dispatch(parse(*argv)) == 0
+
+    def create_api(kind: str, *more: str) -> argparse.Namespace:
+        return parse(
+            "create",
+            "api",
+            "--project-dir",
+            str(root),
+            "--group",
+            "web",
+            "--version",
+            "v1",
+            "--kind",
+            kind,
+            *more,
+        )
+
+    assert cli_scaffold.dispatch(create_api("Site", "--generate-role")) == 0
     assert "created  config/crd/bases/web.acme.io_sites.yaml" in capsys.readouterr().out
-    bad = [
-        "create",
-        "api",
-        "--project-dir",
-        str(root),
-        "--group",
-        "web",
-        "--version",
-        "v1",
-        "--kind",
-        "lower",
-    ]
-    assert cli_scaffold.dispatch(parse(*bad)) == 1
+    assert cli_scaffold.dispatch(create_api("lower")) == 1
     assert "invalid kind" in capsys.readouterr().err
     assert cli_scaffold.dispatch(argparse.Namespace(command="run")) is None
 
