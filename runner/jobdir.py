@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,31 @@ def role_playbook(role: str) -> str:
     )
 
 
+TRASH = ".removing"  # below the runner dir; no API group starts with a dot
+
+
 def remove(path: Path, base: Path) -> None:
     """Remove a CR's job directory and the empty parents it leaves below ``base``."""
     shutil.rmtree(path, ignore_errors=True)
+    _remove_empty_parents(path, base)
+
+
+def discard(path: Path, base: Path) -> Path | None:
+    """Move a CR's job directory out of the way (one rename: cheap enough for the event loop) and
+    remove the empty parents it leaves; returns where it went, to be deleted off the event loop
+    (``shutil.rmtree``, or ``empty_trash``), or None when there was nothing. A new job of a CR of
+    the same name can start at once."""
+    target = None
+    if os.path.lexists(path):
+        trash = base / TRASH
+        trash.mkdir(mode=0o700, exist_ok=True)
+        target = trash / uuid.uuid4().hex
+        os.rename(path, target)
+    _remove_empty_parents(path, base)
+    return target
+
+
+def _remove_empty_parents(path: Path, base: Path) -> None:
     parent = path.parent
     while parent != base and base in parent.parents:
         try:
@@ -120,6 +143,11 @@ def remove(path: Path, base: Path) -> None:
         except OSError:
             break
         parent = parent.parent
+
+
+def empty_trash(base: Path) -> None:
+    """Delete what ``discard`` moved aside (also what a stopped operator left there)."""
+    shutil.rmtree(base / TRASH, ignore_errors=True)
 
 
 def orphans(

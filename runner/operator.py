@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -159,13 +161,15 @@ class Operator:
         live = {(*gvks[i], ns, name) for i, ns, name in keys}
         orphans = jobdir.orphans(base, list(gvks.values()), live)
         for path in orphans:
-            jobdir.remove(path, base)
+            self._discard(path)
         if orphans:
             log.info("removed %d job directories of CRs that no longer exist", len(orphans))
         return len(orphans)
 
     async def _sweeper(self, **_: Any) -> None:
         """Sweep orphaned job dirs once the initial listing has settled, then every SWEEP_PERIOD."""
+        # what a previous run moved aside and did not get to delete
+        await asyncio.to_thread(jobdir.empty_trash, self.config.runner_dir)
         await asyncio.sleep(SWEEP_FIRST)
         while True:
             self.sweep_job_dirs()
@@ -177,8 +181,15 @@ class Operator:
         gvk = self.kinds[index].watch.gvk
         base = self.config.runner_dir
         path = jobdir.job_dir(base, gvk.group, gvk.version, gvk.kind, namespace, name)
-        jobdir.remove(path, base)
+        self._discard(path)
         log.debug("removed job directory %s", path)
+
+    def _discard(self, path: Path) -> None:
+        """Move a job directory aside now, and delete it in a thread: removing thousands of
+        artifact files must not hold up the event loop (the other CRs)."""
+        trashed = jobdir.discard(path, self.config.runner_dir)
+        if trashed is not None:
+            asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, trashed, True)
 
 
 def post_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -279,6 +280,25 @@ def test_remove_keeps_base_when_it_is_the_only_parent(base: Path) -> None:
     remove(path, base)
     assert not path.exists()
     assert base.is_dir()
+
+
+def test_discard_moves_the_cr_aside_and_a_new_run_can_start_at_once(base: Path) -> None:
+    a = cr_dir(base, "a")
+    write(a, base)
+    (a / "artifacts" / "1").mkdir(parents=True)
+    (a / "artifacts" / "1" / "stdout").write_text("old run")
+
+    trashed = jobdir.discard(a, base)
+    assert trashed is not None and (trashed / "artifacts" / "1" / "stdout").read_text() == "old run"
+    assert not a.exists() and not a.parent.exists()  # gone from its place, empty parents too
+    write(a, base)  # a CR of the same name, right away
+    shutil.rmtree(trashed)  # deleting what was moved aside leaves the new run alone
+    assert (a / "env" / "extravars").exists()
+    assert jobdir.discard(cr_dir(base, "never-created"), base) is None
+
+    jobdir.discard(a, base)
+    jobdir.empty_trash(base)  # also what a stopped operator left there
+    assert list(base.iterdir()) == []
 
 
 def test_disk_usage(base: Path) -> None:
