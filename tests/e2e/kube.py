@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -16,12 +19,16 @@ T = TypeVar("T")
 class Kubectl:
     def __init__(self, kubeconfig: str) -> None:
         self.kubeconfig = kubeconfig
+        # A discovery cache of its own: ~/.kube/cache is keyed by host and port, and the tests start
+        # many servers and proxies on random loopback ports, so a shared one can describe another.
+        self.cache_dir = tempfile.mkdtemp(prefix="kubectl-cache-")
+        weakref.finalize(self, shutil.rmtree, self.cache_dir, True)
 
     def run(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            ["kubectl", "--kubeconfig", self.kubeconfig, *args],
+            ["kubectl", "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir, *args],
             input=input,
             capture_output=True,
             text=True,
