@@ -17,11 +17,11 @@ from typing import Any
 
 from bench import proc
 from bench.cluster import OPERATOR_DIR
-from runner.cli import build_config, parser
-from runner.extravars import dump_extravars
-from runner.jobdir import GENERATED_INVENTORY
-from runner.jobplan import plan_job
-from runner.watches import Watch, load_watches
+from runner.cli.main import build_config, parser
+from runner.config.watches import Watch, load_watches
+from runner.jobs.extravars import dump_extravars
+from runner.jobs.jobdir import GENERATED_INVENTORY
+from runner.jobs.plan import plan_job
 
 BIN = Path(sys.executable).parent
 

@@ -1,4 +1,4 @@
-"""The cluster side of the benchmark: kube-lite through ``runner.devcluster``, the bench CRDs,
+"""The cluster side of the benchmark: kube-lite through ``runner.cluster.devcluster``, the bench CRDs,
 namespaces, creating and deleting CRs fast, and a watch that timestamps each CR's first
 ``Successful=True``."""
 
@@ -18,7 +18,7 @@ import kubernetes
 import yaml
 from kubernetes.client.rest import ApiException
 
-from runner import devcluster
+from runner.cluster import devcluster
 
 log = logging.getLogger("bench")
 

@@ -19,7 +19,7 @@ from bench.cluster import BENCH_DIR, Cluster, bench_kinds
 from bench.opproc import OperatorOptions
 from bench.scenarios import Bench, Sizes, run_all, say
 from bench.stats import scaled
-from runner import devcluster
+from runner.cluster import devcluster
 
 ALL = ("B1", "B2", "B3", "B4", "B5")
 QUICK = Sizes(

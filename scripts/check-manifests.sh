@@ -3,7 +3,7 @@
 #
 #   render    kubectl kustomize renders config/default, config/namespaced, config/crd and
 #             config/samples
-#   apply     against a kube-lite started here (python -m runner.devcluster; stopped on exit):
+#   apply     against a kube-lite started here (python -m runner.cluster.devcluster; stopped on exit):
 #             server-side dry-run apply of config/default and config/namespaced, then the CRDs
 #             for real and a server-side dry-run of every sample CR against them
 #   hadolint  lints the Dockerfile and the Dockerfile that `ansible-operator init` writes
@@ -22,7 +22,7 @@ CLUSTER_DIR=
 
 cleanup() {
   if [ -n "$CLUSTER_DIR" ]; then
-    "$PY" -m runner.devcluster stop "$CLUSTER_DIR" >/dev/null 2>&1 || true
+    "$PY" -m runner.cluster.devcluster stop "$CLUSTER_DIR" >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
 }
@@ -41,7 +41,7 @@ apply() {
   [ -f "$WORK/default.yaml" ] || render
   CLUSTER_DIR=$WORK/cluster
   local kubeconfig
-  kubeconfig=$("$PY" -m runner.devcluster start "$CLUSTER_DIR" | tail -n 1)
+  kubeconfig=$("$PY" -m runner.cluster.devcluster start "$CLUSTER_DIR" | tail -n 1)
   local k=(kubectl --kubeconfig "$kubeconfig")
   for dir in default namespaced; do
     "${k[@]}" apply --server-side --dry-run=server --field-manager=check-manifests -f "$WORK/$dir.yaml" >/dev/null

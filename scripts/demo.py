@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from runner import devcluster  # noqa: E402
+from runner.cluster import devcluster  # noqa: E402
 
 NAMESPACE = "demo"
 SAMPLES = [("webapp", "webapp-sample"), ("backup", "backup-sample")]

@@ -6,6 +6,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
 echo "== ruff" >&2
 .venv/bin/ruff check runner tests scripts bench
+echo "== import-linter (the layers of docs/architecture.md)" >&2
+.venv/bin/lint-imports --no-cache
+echo "== mypy --strict" >&2
+.venv/bin/mypy
 echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 echo "== pytest (the operator end-to-end tests again, on the plain executor)" >&2

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from runner.executor import AnsibleRunnerExecutor, JobSpec
-from runner.fastexec import FastExecutor
+from runner.fastexec.executor import FastExecutor
+from runner.jobs.executor import AnsibleRunnerExecutor, JobSpec
 
 BIN = os.path.dirname(sys.executable)
 try:  # optional: pip install mitogen (measured with 0.3.54; not a dependency of the runner)

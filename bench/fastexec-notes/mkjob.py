@@ -6,8 +6,8 @@ usage: python mkjob.py JOBDIR ROLE [NAME]
 import sys
 from pathlib import Path
 
-from runner import jobdir
-from runner.extravars import dump_extravars
+from runner.jobs import jobdir
+from runner.jobs.extravars import dump_extravars
 
 path, role = Path(sys.argv[1]), sys.argv[2]
 name = sys.argv[3] if len(sys.argv) > 3 else "bench"

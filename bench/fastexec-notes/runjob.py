@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from runner.executor import AnsibleRunnerExecutor, JobSpec
-from runner.fastexec import AutoExecutor, FastExecutor
-from runner.results import summarize
+from runner.fastexec.executor import AutoExecutor, FastExecutor
+from runner.jobs.executor import AnsibleRunnerExecutor, JobSpec
+from runner.jobs.results import summarize
 
 p = argparse.ArgumentParser()
 p.add_argument("kind")

@@ -1,6 +1,6 @@
 """A CRD ``spec`` OpenAPI schema from a role's ``meta/argument_specs.yml`` (pure).
 
-The runner passes each spec key to the role snake_cased (:func:`runner.snake.to_snake_case`,
+The runner passes each spec key to the role snake_cased (:func:`runner.jobs.snake.to_snake_case`,
 nested keys too), so an option ``extra_labels`` is the spec field ``extraLabels``. Every option
 name is mapped to the camelCase field whose snake_case is that name again (checked, so the
 schema can never name a field the role would not get under the option's name).
@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from runner.extravars import OPERATOR_META_VAR, RESERVED_MAGIC
-from runner.snake import to_snake_case
+from runner.jobs.extravars import OPERATOR_META_VAR, RESERVED_MAGIC
+from runner.jobs.snake import to_snake_case
 
 _SCALARS = {
     "str": "string",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from runner import devcluster
+from runner.cluster import devcluster
 from tests.e2e.kube import Kubectl, wait_for
 
 REPO = Path(__file__).resolve().parents[2]

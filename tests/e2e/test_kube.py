@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from runner import devcluster
-from runner.kube import Kube, ResourceRef, load_api_client
+from runner.cluster import devcluster
+from runner.cluster.kube import Kube, ResourceRef, load_api_client
 from tests.e2e.conftest import E2E_GROUP, cr
 from tests.e2e.kube import Kubectl
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from runner.watches import load_watches
+from runner.config.watches import load_watches
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "check-manifests.sh"

@@ -15,11 +15,11 @@ import pytest
 from aiohttp import web
 from kubernetes import client as k8s_client
 
-from runner.discovery import Discovery
-from runner.kube import load_api_client
-from runner.ownership import Owner
-from runner.proxy import Grant, Proxy
-from runner.upstream import Upstream
+from runner.cluster.discovery import Discovery
+from runner.cluster.kube import load_api_client
+from runner.cluster.ownership import Owner
+from runner.cluster.proxy import Grant, Proxy
+from runner.cluster.upstream import Upstream
 from tests.e2e.conftest import E2E_GROUP, cr
 from tests.e2e.kube import Kubectl
 

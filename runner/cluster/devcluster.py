@@ -1,0 +1,129 @@
+"""A cluster for tests, the demo and molecule: kube-lite started on demand, or the cluster of $KUBECONFIG.
+
+Used by every end-to-end path through ``cluster()`` (Python) or ``python -m runner.cluster.devcluster``
+(shell):
+
+* ``RUNNER_USE_KUBECONFIG=1`` with ``KUBECONFIG`` set: use that cluster (kind, k3s, OpenShift...),
+  start and stop nothing.
+* otherwise: start kube-lite (``KUBE_LITE_DIR``, default ``../shared/kube-lite`` next to this
+  checkout) in a fresh directory and stop it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: str
+    kind: str  # "kube-lite" or "external"
+    state_dir: str | None = None
+
+
+def use_external() -> bool:
+    return os.environ.get("RUNNER_USE_KUBECONFIG", "") in ("1", "true", "yes") and bool(
+        os.environ.get("KUBECONFIG")
+    )
+
+
+def kube_lite_dir() -> Path:
+    explicit = os.environ.get("KUBE_LITE_DIR")
+    candidates = (
+        [Path(explicit)]
+        if explicit
+        else [REPO.parent / "shared" / "kube-lite", REPO / "shared" / "kube-lite"]
+    )
+    for c in candidates:
+        if (c / "start.sh").is_file():
+            return c
+    where = ", ".join(str(c) for c in candidates)
+    raise RuntimeError(
+        f"kube-lite not found (looked in {where}); set KUBE_LITE_DIR or RUNNER_USE_KUBECONFIG=1"
+    )
+
+
+def start(state_dir: str | None = None) -> Cluster:
+    if use_external():
+        return Cluster(os.environ["KUBECONFIG"], "external")
+    d = state_dir or tempfile.mkdtemp(prefix="kube-lite-")
+    out = subprocess.run(
+        ["bash", str(kube_lite_dir() / "start.sh"), d], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout
+    return Cluster(out.strip().splitlines()[-1], "kube-lite", d)
+
+
+def stop(cluster_or_dir: Cluster | str, *, remove: bool = True) -> None:
+    d = cluster_or_dir.state_dir if isinstance(cluster_or_dir, Cluster) else cluster_or_dir
+    if not d:
+        return
+    subprocess.run(["bash", str(kube_lite_dir() / "stop.sh"), d], check=False)
+    if remove:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[Cluster]:
+    c = start()
+    try:
+        yield c
+    finally:
+        stop(c)
+
+
+def open_crd(group: str, version: str, kind: str, plural: str) -> dict[str, Any]:
+    """A namespaced CRD with a status subresource whose objects take any fields (test kinds)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m runner.cluster.devcluster")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser(
+        "start", help="start kube-lite in DIR (or use $KUBECONFIG); prints the kubeconfig path"
+    )
+    s.add_argument("dir")
+    t = sub.add_parser("stop", help="stop the kube-lite started in DIR and remove DIR")
+    t.add_argument("dir")
+    args = p.parse_args(argv)
+    if args.cmd == "start":
+        print(start(args.dir).kubeconfig)
+    else:
+        stop(args.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The running operator, assembled: API client, job access (proxy + dependent watches), executor,
+reconciler, kopf, endpoints, and leader election; and its orderly shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from runner import __version__
+from runner.cluster.access import DirectAccess, JobAccess, ProxyAccess
+from runner.cluster.dependents import Dependents
+from runner.cluster.discovery import Discovery
+from runner.cluster.kube import Kube, load_api_client
+from runner.cluster.proxy import Proxy
+from runner.cluster.upstream import Upstream
+from runner.config.settings import Config
+from runner.config.watches import Watch
+from runner.control.leader import LeaderElector, LeaseConfig, default_namespace
+from runner.control.operator import Operator, post_event, run_operator
+from runner.control.reconciler import Reconciler
+from runner.jobs import jobdir
+from runner.jobs.executor import AnsibleRunnerExecutor, Executor
+from runner.jobs.plan import job_env
+from runner.serve.endpoints import Endpoints, metrics_authorizer
+
+log = logging.getLogger("runner.control.app")
+
+
+async def serve(config: Config, watches: list[Watch]) -> int:
+    jobdir.ensure_base(config.runner_dir)
+    api_client = load_api_client(config.kubeconfig)
+    kube = Kube(api_client)
+    executor = make_executor(config)
+    ready = asyncio.Event()
+    stop: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    authorize = metrics_authorizer(api_client) if config.metrics_require_rbac else None
+    endpoints = Endpoints(ready, metrics_tls=config.metrics_secure, authorize=authorize)
+    await endpoints.start_all(config.health_probe_bind_address, config.metrics_bind_address)
+    elector = await _lead(config, api_client, stop)
+    if elector is None and config.leader_elect:
+        await endpoints.stop()
+        return 2
+    code = 0
+    try:
+        async with _job_access(config, api_client, watches) as (access, dependents):
+            reconciler = Reconciler(config, kube, executor, post_event, access)
+            operator = Operator(config, watches, reconciler)
+            if dependents is not None:
+                dependents.bind(operator.dependent_owners, operator.dependent_changed)
+                await dependents.start()
+                operator.cleanups.append(dependents.stop)
+            log.info(
+                "operator starting",
+                extra={
+                    "version": __version__,
+                    "kinds": [str(w.gvk) for w in watches],
+                    "namespaces": list(config.namespaces) or "all",
+                    "runner_dir": str(config.runner_dir),
+                    "owner_injection": config.inject_owner_ref,
+                },
+            )
+            await run_operator(config, operator, ready, stop)
+            if elector is not None and elector.lost.is_set():
+                code = 1
+    finally:
+        if elector is not None:
+            await elector.release()
+        await endpoints.stop()
+        kube.close()
+        executor.shutdown()
+    log.info("operator stopped")
+    return code
+
+
+def make_executor(config: Config) -> Executor:
+    plain = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
+    if config.executor == "plain":
+        return plain
+    from runner.fastexec.executor import AutoExecutor, FastExecutor
+
+    fast = FastExecutor(max_workers=config.max_concurrent_jobs, idle_timeout=config.warm_idle_timeout)
+    fast.prestart(job_env(config)["PATH"])
+    log.info("fast executor: warm Ansible workers (--executor=plain turns them off)")
+    return AutoExecutor(fast, plain)
+
+
+async def _lead(config: Config, api_client: Any, stop: asyncio.Future[Any]) -> LeaderElector | None:
+    """With --leader-elect: wait for the lease, and stop the operator if it is ever lost."""
+    if not config.leader_elect:
+        return None
+    namespace = config.leader_election_namespace or default_namespace()
+    if not namespace:
+        log.error("--leader-elect needs --leader-election-namespace when running outside a cluster")
+        return None
+    lease = LeaseConfig(
+        config.leader_election_id,
+        namespace,
+        lease_duration=config.lease_duration,
+        renew_deadline=config.renew_deadline,
+    )
+    elector = LeaderElector(api_client, lease)
+    await elector.acquire()
+
+    async def watch_lease() -> None:
+        await elector.keep()
+        if elector.lost.is_set() and not stop.done():
+            stop.set_result(None)
+
+    task = asyncio.get_running_loop().create_task(watch_lease())
+    stop.add_done_callback(lambda _: task.cancel())
+    return elector
+
+
+@contextlib.asynccontextmanager
+async def _job_access(
+    config: Config, api_client: Any, watches: list[Watch]
+) -> AsyncIterator[tuple[JobAccess, Dependents | None]]:
+    """The proxy and the dependent watches (owner injection on), or direct access (off)."""
+    if not config.inject_owner_ref:
+        log.warning(
+            "--inject-owner-ref=false: no owner references on what roles create, no dependent watches"
+        )
+        yield DirectAccess(config.kubeconfig), None
+        return
+    upstream = Upstream(api_client.configuration)
+    primaries = frozenset((w.gvk.group, w.gvk.kind) for w in watches)
+    proxy = Proxy(upstream, Discovery(upstream), primaries)
+    dependents = Dependents(upstream, config.namespaces, config.runner_dir / "dependent-kinds.json")
+    await proxy.start(config.proxy_port)
+    try:
+        yield ProxyAccess(proxy, dependents), dependents
+    finally:
+        await dependents.stop()
+        await proxy.stop()
+        await upstream.close()

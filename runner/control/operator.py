@@ -1,0 +1,233 @@
+"""The kopf edge: watch each kind of watches.yaml and feed its events to the scheduler.
+
+Only kopf's low-level ``on.event`` handlers are used: kopf keeps no state on the CRs (no
+``status.kopf``, no diff-base annotation, no finalizer of its own). The runner decides what an event
+means (``decision``), serialises and bounds the work (``scheduler``) and runs it (``reconciler``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import kopf
+
+from runner.cluster import ownership
+from runner.cluster.access import dependents_allowed
+from runner.cluster.discovery import ResourceInfo
+from runner.cluster.kube import ResourceRef
+from runner.config.settings import Config
+from runner.config.watches import Watch
+from runner.control.decision import Seen, fingerprint, trigger
+from runner.control.reconciler import Reconciler
+from runner.control.scheduler import Outcome, Priority, Scheduler
+from runner.jobs import jobdir
+
+log = logging.getLogger("runner.control.operator")
+
+Key = tuple[int, str | None, str]  # (watch index, namespace, name)
+DEPENDENT_DEBOUNCE = 0.5  # seconds: a burst of dependent events becomes one rerun
+SWEEP_FIRST = 10.0  # seconds after start-up (the initial listing has arrived by then)
+SWEEP_PERIOD = 300.0  # seconds between sweeps of job directories left by CRs deleted while we were down
+
+
+@dataclass
+class KindState:
+    watch: Watch
+    ref: ResourceRef | None = None
+
+
+class Operator:
+    """Holds the latest object of every watched CR and turns watch events into reconcile requests."""
+
+    def __init__(self, config: Config, watches: list[Watch], reconciler: Reconciler) -> None:
+        self.config = config
+        self.kinds = {w.index: KindState(w) for w in watches}
+        self.reconciler = reconciler
+        self.objects: dict[Key, Mapping[str, Any]] = {}
+        self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
+        self.seen: dict[Key, Seen] = {}
+        self.scheduler = Scheduler(
+            self._reconcile,
+            global_limit=config.max_concurrent_jobs,
+            group_limits={w.index: config.workers_for(w.gvk.env_suffix) for w in watches},
+            on_forgotten=self._forgotten,
+        )
+
+    # ---- kopf wiring
+    def register(self, registry: kopf.OperatorRegistry) -> None:
+        for state in self.kinds.values():
+            gvk = state.watch.gvk
+            kopf.on.event(
+                gvk.group, gvk.version, gvk.kind, registry=registry, id=f"watch-{state.watch.index}"
+            )(self._handler(state))
+        kopf.on.login(registry=registry)(kopf.login_via_client)
+        kopf.on.startup(registry=registry)(self._start_sweeper)
+        kopf.on.cleanup(registry=registry)(self._cleanup)
+
+    def _handler(self, state: KindState) -> Any:
+        async def on_event(event: kopf.RawEvent, resource: kopf.Resource, **_: Any) -> None:
+            if state.ref is None:
+                state.ref = ResourceRef(
+                    resource.group,
+                    resource.version,
+                    resource.plural,
+                    state.watch.gvk.kind,
+                    bool(resource.namespaced),
+                )
+            self.observe(state.watch, event.get("type"), event["object"])
+
+        return on_event
+
+    async def _start_sweeper(self, **_: Any) -> None:
+        self._sweep_task = asyncio.get_running_loop().create_task(self._sweeper())
+
+    async def _cleanup(self, **_: Any) -> None:
+        """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
+        if hasattr(self, "_sweep_task"):
+            self._sweep_task.cancel()
+        closing = asyncio.ensure_future(self.scheduler.close())
+        done, _pending = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
+        if not done:
+            log.warning("jobs still running after the graceful shutdown timeout: stopping them")
+        self.reconciler.executor.shutdown()
+        await closing
+        for cleanup in self.cleanups:  # inside kopf's shutdown, so kopf does not wait on their tasks
+            await cleanup()
+
+    # ---- events → requests
+    def observe(self, watch: Watch, event_type: str | None, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        key: Key = (watch.index, meta.get("namespace"), meta.get("name", ""))
+        if event_type == "DELETED" or not watch.selector.matches(meta.get("labels") or {}):
+            if key in self.objects:
+                self.objects.pop(key, None)
+                self.seen.pop(key, None)
+                self.scheduler.forget(key)
+            return
+        self.objects[key] = obj
+        now = fingerprint(obj)
+        reason = trigger(self.seen.get(key), now, watch_annotations=watch.watch_annotations_changes)
+        self.seen[key] = now
+        if reason is None:
+            return
+        startup = event_type is None and reason == "new resource"
+        priority = Priority.STARTUP if startup else Priority.CHANGE
+        self.scheduler.request(key, watch.index, priority, "operator start-up" if startup else reason)
+
+    # ---- dependents → requests
+    def dependent_owners(self, info: ResourceInfo, obj: Mapping[str, Any]) -> list[Hashable]:
+        """The CRs (keys) that ``obj`` belongs to and whose watch reruns on its changes."""
+        keys: list[Hashable] = []
+        for hint in ownership.owners_of(obj):
+            for state in self.kinds.values():
+                gvk = state.watch.gvk
+                if (gvk.group, gvk.kind) != (hint.group, hint.kind) or state.ref is None:
+                    continue
+                if not dependents_allowed(state.watch, info):
+                    continue
+                key: Key = (state.watch.index, hint.namespace if state.ref.namespaced else None, hint.name)
+                current = self.objects.get(key)
+                if current is None:
+                    continue
+                if hint.uid is not None and (current.get("metadata") or {}).get("uid") != hint.uid:
+                    continue
+                keys.append(key)
+        return keys
+
+    def dependent_changed(self, key: Hashable, reason: str) -> None:
+        assert isinstance(key, tuple)
+        if key in self.objects:
+            self.scheduler.request_soon(key, key[0], reason, DEPENDENT_DEBOUNCE)
+
+    async def _reconcile(self, key: Hashable, reasons: frozenset[str]) -> Outcome:
+        assert isinstance(key, tuple)
+        obj = self.objects.get(key)
+        state = self.kinds[key[0]]
+        if obj is None or state.ref is None:
+            return Outcome(ok=True)
+        return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+
+    def sweep_job_dirs(self) -> int:
+        """Remove the job directories of CRs that are gone (deleted while the operator was down)."""
+        base = self.config.runner_dir
+        gvks = {i: (s.watch.gvk.group, s.watch.gvk.version, s.watch.gvk.kind) for i, s in self.kinds.items()}
+        keys = set(self.objects) | {k for k in self.seen if self.scheduler.is_busy(k)}
+        live = {(*gvks[i], ns, name) for i, ns, name in keys}
+        orphans = jobdir.orphans(base, list(gvks.values()), live)
+        for path in orphans:
+            self._discard(path)
+        if orphans:
+            log.info("removed %d job directories of CRs that no longer exist", len(orphans))
+        return len(orphans)
+
+    async def _sweeper(self, **_: Any) -> None:
+        """Sweep orphaned job dirs once the initial listing has settled, then every SWEEP_PERIOD."""
+        # what a previous run moved aside and did not get to delete
+        await asyncio.to_thread(jobdir.empty_trash, self.config.runner_dir)
+        await asyncio.sleep(SWEEP_FIRST)
+        while True:
+            self.sweep_job_dirs()
+            await asyncio.sleep(SWEEP_PERIOD)
+
+    def _forgotten(self, key: Hashable) -> None:
+        assert isinstance(key, tuple)
+        index, namespace, name = key
+        gvk = self.kinds[index].watch.gvk
+        base = self.config.runner_dir
+        path = jobdir.job_dir(base, gvk.group, gvk.version, gvk.kind, namespace, name)
+        self._discard(path)
+        log.debug("removed job directory %s", path)
+
+    def _discard(self, path: Path) -> None:
+        """Move a job directory aside now, and delete it in a thread: removing thousands of
+        artifact files must not hold up the event loop (the other CRs)."""
+        trashed = jobdir.discard(path, self.config.runner_dir)
+        if trashed is not None:
+            asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, trashed, True)
+
+
+def post_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    """Post a Kubernetes Event on ``obj`` through kopf's event queue (never blocks, never raises)."""
+    with contextlib.suppress(LookupError):  # LookupError: outside kopf's context (unit tests)
+        kopf.event(cast(kopf.Body, dict(obj)), type=type_, reason=reason, message=message[:1024])
+
+
+def settings() -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    s.posting.level = logging.INFO
+    s.watching.server_timeout = 300
+    s.watching.client_timeout = 330
+    s.watching.connect_timeout = 30
+    s.networking.request_timeout = 60
+    s.batching.batch_window = 0.05
+    return s
+
+
+async def run_operator(
+    config: Config, operator: Operator, ready: asyncio.Event, stop: asyncio.Future[Any]
+) -> None:
+    registry = kopf.OperatorRegistry()
+    operator.register(registry)
+
+    async def settle_stop_flag(**_: Any) -> None:
+        # kopf waits for its stop-flag waiter at exit; after a signal nobody else settles the flag.
+        if not stop.done():
+            stop.set_result(None)
+
+    kopf.on.cleanup(registry=registry, id="settle-stop-flag")(settle_stop_flag)
+    await kopf.operator(
+        registry=registry,
+        settings=settings(),
+        standalone=True,
+        clusterwide=not config.namespaces,
+        namespaces=list(config.namespaces),
+        ready_flag=ready,
+        stop_flag=stop,
+    )

@@ -1,0 +1,248 @@
+"""One reconcile of one CR: decide what to run, build the job input, run it, report the result.
+
+CR (latest object) → finalizer bookkeeping → extra vars → Running condition → job → result →
+status conditions, Kubernetes Event, finalizer removal → an ``Outcome`` for the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.cluster.access import JobAccess
+from runner.cluster.kube import Kube, ResourceRef
+from runner.config.settings import Config
+from runner.config.watches import Watch
+from runner.control.scheduler import Outcome
+from runner.jobs import jobdir
+from runner.jobs.executor import Executor, JobSpec
+from runner.jobs.extravars import dump_extravars
+from runner.jobs.joblog import event_logger
+from runner.jobs.plan import JobPlan, SpecError, job_env, plan_job
+from runner.jobs.results import JobResult, summarize
+from runner.serve import usermetrics
+from runner.serve.logs import CRLogger, cr_logger
+from runner.serve.metrics import JOBS_RUNNING, RECONCILE_RESULT, RECONCILES
+from runner.status import conditions as cond
+
+log = logging.getLogger("runner.reconcile")
+
+# Posts a Kubernetes Event about a CR: (object, type, reason, message).
+EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
+_job_counter = itertools.count(1)
+
+
+class Reconciler:
+    def __init__(
+        self, config: Config, kube: Kube, executor: Executor, post_event: EventPoster, access: JobAccess
+    ) -> None:
+        self.config = config
+        self.kube = kube
+        self.executor = executor
+        self.post_event = post_event
+        self.access = access
+
+    async def reconcile(
+        self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], reasons: frozenset[str]
+    ) -> Outcome:
+        meta = obj["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        clog = cr_logger(log, kind=watch.gvk.kind, namespace=ns, name=name)
+        fin = watch.finalizer
+        finalizers = meta.get("finalizers") or []
+        if meta.get("deletionTimestamp") and not (fin and fin.name in finalizers):
+            clog.info("resource is being deleted and holds no finalizer of ours: nothing to run")
+            return Outcome(ok=True)
+        if fin and not meta.get("deletionTimestamp") and fin.name not in finalizers:
+            if not await self.kube.set_finalizer(ref, ns, name, fin.name, True):
+                return Outcome(ok=True)
+            clog.info("added finalizer %s", fin.name)
+
+        try:
+            plan = plan_job(obj, watch, self.config, clog)
+        except SpecError as exc:
+            return await self._refuse(watch, ref, obj, exc, clog)
+
+        clog.info("reconcile started", extra={"reasons": sorted(reasons), "finalizer": plan.finalizing})
+        started = time.monotonic()
+        # The Running condition is written while the job starts (nothing in the job waits for it);
+        # the final conditions are written after both, starting from the object that write returned.
+        running = asyncio.ensure_future(
+            self._status(
+                watch,
+                ref,
+                obj,
+                lambda c, g, now: cond.mark_running(c, generation=g, now=now, finalizing=plan.finalizing),
+                current=obj,
+            )
+        )
+        what = "finalizer" if plan.finalizing else "reconciliation"
+        self.post_event(obj, "Normal", "Started", f"Running {what} ({', '.join(sorted(reasons))})")
+        try:
+            result, jlog = await self._run_job(watch, ref, obj, plan, clog)
+        finally:
+            latest = await running
+        RECONCILES.labels(GVK=str(watch.gvk)).observe(time.monotonic() - started)
+        RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="succeeded" if result.ok else "failed").inc()
+        return await self._report(watch, ref, obj, plan, result, jlog, latest)
+
+    async def _refuse(
+        self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], exc: SpecError, clog: CRLogger
+    ) -> Outcome:
+        """The CR cannot run as it is: say why on the CR, run nothing."""
+        message = str(exc)
+        clog.warning("not running: %s", message)
+        await self._status(
+            watch,
+            ref,
+            obj,
+            lambda c, g, now: cond.mark_failed(c, message=message, generation=g, now=now, reason=exc.reason),
+            finished=True,
+        )
+        self.post_event(obj, "Warning", exc.reason, message)
+        RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="failed").inc()
+        return Outcome(ok=False, retry=exc.retry)
+
+    async def _run_job(
+        self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], plan: JobPlan, clog: CRLogger
+    ) -> tuple[JobResult, CRLogger]:
+        meta = obj["metadata"]
+        base = self.config.runner_dir
+        path = jobdir.job_dir(
+            base, watch.gvk.group, watch.gvk.version, watch.gvk.kind, meta.get("namespace"), meta["name"]
+        )
+        ident = f"{int(time.time())}-{next(_job_counter)}"
+        playbook = jobdir.prepare(
+            path,
+            base,
+            extravars=dump_extravars(plan.extravars),
+            inventory_source=self.config.environ.get("ANSIBLE_INVENTORY") or None,
+            role_playbook=jobdir.role_playbook(plan.target) if plan.is_role else None,
+        )
+        if not plan.is_role:
+            playbook = Path(plan.target)
+        access_env, close = self.access.open(watch, ref, obj, path)
+        spec = JobSpec(
+            ident=ident,
+            private_data_dir=path,
+            playbook=playbook,
+            project_dir=playbook.parent,
+            envvars={**job_env(self.config), **access_env},
+            verbosity=plan.verbosity,
+            cmdline=self.config.ansible_args or None,
+            timeout=self.config.job_timeout,
+            rotate_artifacts=plan.artifacts,
+        )
+        jlog = CRLogger(log, {**(clog.extra or {}), "job": ident})
+        JOBS_RUNNING.inc()
+        try:
+            outcome = await self.executor.run(spec, self._event_callback(jlog))
+        finally:
+            JOBS_RUNNING.dec()
+            close()
+        return summarize(outcome, timeout=self.config.job_timeout), jlog
+
+    def _event_callback(self, jlog: CRLogger) -> Callable[[Mapping[str, Any]], None]:
+        log_event = event_logger(jlog, self.config.log_events)
+
+        def on_event(event: Mapping[str, Any]) -> None:
+            log_event(event)
+            usermetrics.observe_event(event, jlog)
+
+        return on_event
+
+    async def _report(
+        self,
+        watch: Watch,
+        ref: ResourceRef,
+        obj: Mapping[str, Any],
+        plan: JobPlan,
+        result: JobResult,
+        clog: CRLogger,
+        latest: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """Write the result on the CR (starting from ``latest``, the object as last written)."""
+        meta = obj["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        if result.interrupted:
+            # Not a failure of the role: the operator is stopping. It runs again when it restarts.
+            await self._status(
+                watch,
+                ref,
+                obj,
+                lambda c, g, now: cond.mark_interrupted(c, generation=g, now=now),
+                current=latest,
+            )
+            clog.info("job interrupted by operator shutdown")
+            return Outcome(ok=False, retry=False)
+        if result.ok:
+            assert result.result is not None
+            res = result.result
+            await self._status(
+                watch,
+                ref,
+                obj,
+                lambda c, g, now: cond.mark_succeeded(c, result=res, generation=g, now=now),
+                finished=True,
+                current=latest,
+            )
+            what = "Finalizer" if plan.finalizing else "Reconciliation"
+            self.post_event(
+                obj, "Normal", "Succeeded", f"{what} succeeded (ok={res.ok} changed={res.changed})"
+            )
+            clog.info("reconcile succeeded", extra={"ok": res.ok, "changed": res.changed})
+            if plan.finalizing and watch.finalizer:
+                await self.kube.set_finalizer(ref, ns, name, watch.finalizer.name, False)
+                clog.info("finalizer %s ran and was removed", watch.finalizer.name)
+            return Outcome(ok=True, requeue_after=result.requeue_after, resync_after=plan.resync_after)
+        await self._status(
+            watch,
+            ref,
+            obj,
+            lambda c, g, now: cond.mark_failed(
+                c, message=result.message, generation=g, now=now, result=result.result
+            ),
+            finished=True,
+            current=latest,
+        )
+        self.post_event(obj, "Warning", "Failed", result.message)
+        clog.warning("reconcile failed: %s", result.message)
+        return Outcome(ok=False)
+
+    async def _status(
+        self,
+        watch: Watch,
+        ref: ResourceRef,
+        obj: Mapping[str, Any],
+        change: Callable[[list[dict[str, Any]], int | None, str], list[dict[str, Any]]],
+        *,
+        finished: bool = False,
+        current: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Write conditions on the CR; returns the updated object (None when nothing was written)."""
+        if not watch.manage_status:
+            return None
+        meta = obj["metadata"]
+        generation = meta.get("generation")
+
+        def keys(status: Mapping[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "conditions": change(list(status.get("conditions") or []), generation, cond.now_rfc3339())
+            }
+            if finished and generation is not None:
+                out["observedGeneration"] = generation
+            return out
+
+        try:
+            ns = meta.get("namespace")
+            return await self.kube.write_status(ref, ns, meta["name"], keys, current=current)
+        except Exception:
+            cr_logger(log, kind=watch.gvk.kind, namespace=meta.get("namespace"), name=meta["name"]).exception(
+                "could not write status"
+            )
+            return None
