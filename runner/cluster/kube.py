@@ -51,6 +51,10 @@ class ResourceRef:
         return root
 
 
+class ConflictsExhausted(RuntimeError):
+    """Every attempt of a write conflicted with another writer."""
+
+
 class Kube:
     def __init__(self, api_client: k8s_client.ApiClient, *, threads: int = 4) -> None:
         self._api = api_client
@@ -131,7 +135,7 @@ class Kube:
                 if exc.status == 404:
                     return None
                 raise
-        raise RuntimeError(
+        raise ConflictsExhausted(
             f"gave up writing {ref.kind} {namespace}/{name} after {CONFLICT_RETRIES} conflicts"
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from runner.serve import usermetrics
 from runner.serve.logs import CRLogger, cr_logger
 from runner.serve.metrics import JOBS_RUNNING, RECONCILE_RESULT, RECONCILES
 from runner.status import conditions as cond
+from runner.status.writer import Change, StatusWriter, Written
 
 log = logging.getLogger("runner.reconcile")
 
@@ -39,13 +41,20 @@ _job_counter = itertools.count(1)
 
 class Reconciler:
     def __init__(
-        self, config: Config, kube: Kube, executor: Executor, post_event: EventPoster, access: JobAccess
+        self,
+        config: Config,
+        kube: Kube,
+        executor: Executor,
+        post_event: EventPoster,
+        access: JobAccess,
+        status_writer: StatusWriter | None = None,
     ) -> None:
         self.config = config
         self.kube = kube
         self.executor = executor
         self.post_event = post_event
         self.access = access
+        self.status = status_writer or StatusWriter(kube)
 
     async def reconcile(
         self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], reasons: frozenset[str]
@@ -86,7 +95,7 @@ class Reconciler:
         try:
             result, jlog = await self._run_job(watch, ref, obj, plan, clog)
         finally:
-            latest = await running
+            latest = (await running).obj
         RECONCILES.labels(GVK=str(watch.gvk)).observe(time.monotonic() - started)
         RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="succeeded" if result.ok else "failed").inc()
         return await self._report(watch, ref, obj, plan, result, jlog, latest)
@@ -96,17 +105,20 @@ class Reconciler:
     ) -> Outcome:
         """The CR cannot run as it is: say why on the CR, run nothing."""
         message = str(exc)
+        stuck = stuck_finalizer_hint(watch, ref, obj)
+        if stuck:
+            message = f"{message} {stuck}"
         clog.warning("not running: %s", message)
-        await self._status(
+        written = await self._status(
             watch,
             ref,
             obj,
             lambda c, g, now: cond.mark_failed(c, message=message, generation=g, now=now, reason=exc.reason),
             finished=True,
         )
-        self.post_event(obj, "Warning", exc.reason, message)
+        self.post_event(obj, "Warning", "FinalizerBlocked" if stuck else exc.reason, message)
         RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="failed").inc()
-        return Outcome(ok=False, retry=exc.retry)
+        return Outcome(ok=False, retry=exc.retry or not written.landed)
 
     async def _run_job(
         self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], plan: JobPlan, clog: CRLogger
@@ -183,7 +195,7 @@ class Reconciler:
         if result.ok:
             assert result.result is not None
             res = result.result
-            await self._status(
+            written = await self._status(
                 watch,
                 ref,
                 obj,
@@ -199,6 +211,9 @@ class Reconciler:
             if plan.finalizing and watch.finalizer:
                 await self.kube.set_finalizer(ref, ns, name, watch.finalizer.name, False)
                 clog.info("finalizer %s ran and was removed", watch.finalizer.name)
+            elif not written.landed:
+                clog.warning("the run succeeded but its status could not be written: it runs again")
+                return Outcome(ok=False)
             return Outcome(ok=True, requeue_after=result.requeue_after, resync_after=plan.resync_after)
         await self._status(
             watch,
@@ -219,30 +234,33 @@ class Reconciler:
         watch: Watch,
         ref: ResourceRef,
         obj: Mapping[str, Any],
-        change: Callable[[list[dict[str, Any]], int | None, str], list[dict[str, Any]]],
+        change: Change,
         *,
         finished: bool = False,
         current: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Write conditions on the CR; returns the updated object (None when nothing was written)."""
+    ) -> Written:
+        """Write conditions on the CR: a finished run's until they land (or the write gives up)."""
         if not watch.manage_status:
-            return None
+            return Written(True)
         meta = obj["metadata"]
-        generation = meta.get("generation")
+        clog = cr_logger(log, kind=watch.gvk.kind, namespace=meta.get("namespace"), name=meta["name"])
+        return await self.status.write(
+            ref, obj, change, clog, finished=finished, current=current, until_landed=finished
+        )
 
-        def keys(status: Mapping[str, Any]) -> dict[str, Any]:
-            out: dict[str, Any] = {
-                "conditions": change(list(status.get("conditions") or []), generation, cond.now_rfc3339())
-            }
-            if finished and generation is not None:
-                out["observedGeneration"] = generation
-            return out
 
-        try:
-            ns = meta.get("namespace")
-            return await self.kube.write_status(ref, ns, meta["name"], keys, current=current)
-        except Exception:
-            cr_logger(log, kind=watch.gvk.kind, namespace=meta.get("namespace"), name=meta["name"]).exception(
-                "could not write status"
-            )
-            return None
+def stuck_finalizer_hint(watch: Watch, ref: ResourceRef, obj: Mapping[str, Any]) -> str:
+    """For a CR being deleted whose finalizer cannot run (its spec is refused): what to do. Pure."""
+    meta = obj.get("metadata") or {}
+    finalizers = list(meta.get("finalizers") or [])
+    fin = watch.finalizer
+    if not meta.get("deletionTimestamp") or fin is None or fin.name not in finalizers:
+        return ""
+    resource = f"{ref.plural}.{ref.group}" if ref.group else ref.plural
+    target = f"{resource} {meta.get('name')}" + (f" -n {meta['namespace']}" if meta.get("namespace") else "")
+    remove = json.dumps([{"op": "remove", "path": f"/metadata/finalizers/{finalizers.index(fin.name)}"}])
+    return (
+        f"The resource is being deleted and its finalizer {fin.name} cannot run with this spec, so it "
+        f"stays Terminating: fix the spec (kubectl edit {target}), or skip the clean-up by removing "
+        f"the finalizer by hand (kubectl patch {target} --type=json -p '{remove}')."
+    )

@@ -11,12 +11,16 @@ rest run there too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,6 +35,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures shared with the e2e su
     kubectl,
     namespace,
     operators,
+    pytest_runtest_makereport,
 )
 from tests.e2e.kube import Kubectl
 
@@ -88,6 +93,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     tr.write_line(f"faults: {len(survived)} survived / {len(tried)} tried")
 
 
+FAULTS_OPERATOR = Path(__file__).resolve().parent / "operator"
+FAULTS_GROUP = "faults.runner.example.com"
+
+
+def fault_crds() -> list[dict[str, Any]]:
+    kinds = [w["kind"] for w in yaml.safe_load((FAULTS_OPERATOR / "watches.yaml").read_text())]
+    return [devcluster.open_crd(FAULTS_GROUP, "v1", k, k.lower() + "s") for k in kinds]
+
+
+def fault_cr(kind: str, name: str, ns: str, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{FAULTS_GROUP}/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec or {},
+    }
+
+
 @dataclass
 class OutageCluster:
     """A kube-lite of its own that can be stopped and started again with the same data and port."""
@@ -102,8 +125,13 @@ class OutageCluster:
         return m.group(1)
 
     def stop_api(self) -> None:
+        """Kill the API server and etcd at once (SIGKILL: no graceful shutdown, like a crash)."""
         self._port = self.api_port()
-        devcluster.stop(self.state_dir, remove=False)
+        subprocess.run(
+            ["bash", str(devcluster.kube_lite_dir() / "stop.sh"), self.state_dir],
+            check=True,
+            env={**os.environ, "KUBE_LITE_STOP_TIMEOUT": "0"},
+        )
 
     def start_api(self) -> None:
         env = {**os.environ, "KUBE_LITE_KEEP_DATA": "1", "KUBE_LITE_API_PORT": self._port}
@@ -123,9 +151,35 @@ def outage_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutageC
     c = devcluster.start(d)
     k = Kubectl(c.kubeconfig)
     kinds = [w["kind"] for w in yaml.safe_load((E2E_OPERATOR / "watches.yaml").read_text())]
-    k.apply(*(e2e_crd(kind) for kind in kinds))
+    k.apply(*(e2e_crd(kind) for kind in kinds), *fault_crds())
     k.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     try:
         yield OutageCluster(d, c.kubeconfig)
     finally:
         devcluster.stop(d)
+
+
+@dataclass
+class Outage:
+    """An operator test bed on ``outage_cluster``: kubectl, a fresh namespace, operators to start."""
+
+    cluster: OutageCluster
+    kubectl: Kubectl
+    namespace: str
+    operators: OperatorFactory
+
+
+@pytest.fixture
+def outage(outage_cluster: OutageCluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Outage]:
+    k = Kubectl(outage_cluster.kubeconfig)
+    ns = f"faults-{uuid.uuid4().hex[:8]}"
+    k.run("create", "namespace", ns)
+    factory = OperatorFactory(outage_cluster.kubeconfig, tmp_path)
+    yield Outage(outage_cluster, k, ns, factory)
+    factory.stop_all()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for i, op in enumerate(factory.started):
+            sys.stderr.write(f"\n----- operator {i} log -----\n{op.logs()[-20000:]}\n")
+    with contextlib.suppress(Exception):
+        k.run("delete", "namespace", ns, "--wait=false", check=False)
