@@ -38,6 +38,12 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
 def _positive_duration(text: str) -> float:
     value = _duration(text)
     if value <= 0:
@@ -197,9 +203,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     )
     flag(
         "--proxy-port",
-        type=int,
+        type=_port,
         default=0,
-        help="loopback port of the job API proxy (default: any free port)",
+        help="loopback port of the job API proxy: 127.0.0.1:N (default 0: any free port)",
     )
     flag(
         "--executor",

@@ -79,9 +79,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.kubeconfig:
         os.environ["KUBECONFIG"] = config.kubeconfig
+    from runner.cluster.proxy import ProxyPortError
     from runner.control.app import serve
 
-    return asyncio.run(serve(config, watches))
+    try:
+        return asyncio.run(serve(config, watches))
+    except ProxyPortError as exc:
+        print(f"ansible-operator: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +48,13 @@ def parse(path: str) -> ApiPath | None:
     name = rest[1] if len(rest) > 1 else None
     sub = "/".join(rest[2:]) or None
     return ApiPath(group, version, plural, namespace, name, sub)
+
+
+def object_path(api: ApiPath, obj: Mapping[str, Any]) -> str:
+    """The path of the object ``obj`` that a request to ``api`` wrote (a create names it in the body)."""
+    meta = obj.get("metadata") or {}
+    root = f"/apis/{api.group}/{api.version}" if api.group else f"/api/{api.version}"
+    ns = api.namespace or meta.get("namespace")
+    if ns and api.plural != "namespaces":
+        root += f"/namespaces/{ns}"
+    return f"{root}/{api.plural}/{meta.get('name') or api.name}"

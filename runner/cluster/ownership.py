@@ -45,48 +45,6 @@ class Owner:
 PrimaryKinds = frozenset[tuple[str, str]]  # (group, kind) of every kind in watches.yaml
 
 
-def _foreign_ref(ref: Mapping[str, Any], owner: Owner, primaries: PrimaryKinds) -> bool:
-    group = str(ref.get("apiVersion", "")).rpartition("/")[0]
-    return (group, ref.get("kind")) in primaries and ref.get("uid") != owner.uid
-
-
-def sanitize(body: Any, owner: Owner, primaries: PrimaryKinds) -> Any:
-    """Drop what a job wrote to make an object look owned by another CR of the operator.
-
-    A job may only ever claim its own CR: owner references to other watched CRs and
-    primary-resource annotations naming another CR are removed. Returns None for a JSON patch that
-    tries either (the proxy refuses it)."""
-    if isinstance(body, list):
-        for op in body:
-            path = str(op.get("path", "")) if isinstance(op, Mapping) else ""
-            if "ownerReferences" in path or "operator-sdk~1primary-resource" in path:
-                value = op.get("value")
-                refs = value if isinstance(value, list) else [value]
-                if any(isinstance(r, Mapping) and _foreign_ref(r, owner, primaries) for r in refs) or (
-                    "primary-resource" in path and value not in owner.annotations().values()
-                ):
-                    return None
-        return body
-    if not isinstance(body, Mapping) or not isinstance(body.get("metadata"), Mapping):
-        return body
-    out = copy.deepcopy(dict(body))
-    meta = out["metadata"]
-    if isinstance(meta.get("ownerReferences"), list):
-        meta["ownerReferences"] = [
-            r for r in meta["ownerReferences"] if not _foreign_ref(r, owner, primaries)
-        ]
-    ann = meta.get("annotations")
-    if isinstance(ann, dict) and (PRIMARY_RESOURCE in ann or PRIMARY_RESOURCE_TYPE in ann):
-        mine = owner.annotations()
-        if (ann.get(PRIMARY_RESOURCE), ann.get(PRIMARY_RESOURCE_TYPE)) != (
-            mine[PRIMARY_RESOURCE],
-            mine[PRIMARY_RESOURCE_TYPE],
-        ):
-            ann.pop(PRIMARY_RESOURCE, None)
-            ann.pop(PRIMARY_RESOURCE_TYPE, None)
-    return out
-
-
 def use_owner_reference(owner: Owner, target_namespace: str | None) -> bool:
     """An ownerReference is valid when the owner is cluster-scoped or both share a namespace."""
     return owner.namespace is None or (target_namespace is not None and target_namespace == owner.namespace)

@@ -7,6 +7,8 @@ make objects owned by that CR. The proxy forwards with the operator's credential
 appear in a job's files. Every request is relayed (watch and log streams chunk by chunk,
 websocket upgrades such as exec and port-forward frame by frame), and:
 
+* every write is checked first (``writeguard``): one that would make an object point at another CR
+  (an owner reference or primary-resource annotation), or write another CR's status, gets 403;
 * a create (POST) of an object gets the CR as owner (``ownership.claim``), as does a server-side
   apply (its body is the whole intent);
 * an object that already exists and that the job writes in full (PUT, or a patch that states
@@ -34,8 +36,10 @@ from aiohttp import web
 
 from runner.cluster import apipath, ownership, selfsigned
 from runner.cluster.discovery import Discovery, ResourceInfo
+from runner.cluster.ownerguard import APPLY_PATCH, Refused
 from runner.cluster.ownership import Owner
 from runner.cluster.upstream import Upstream
+from runner.cluster.writeguard import Checked, WriteGuard
 
 log = logging.getLogger("runner.cluster.proxy")
 
@@ -53,12 +57,13 @@ HOP_HEADERS = frozenset(
         "authorization",
         "content-length",
         "accept-encoding",
+        "content-encoding",  # the body is read (and decompressed) here, then relayed as is
     }
 )
 RESPONSE_DROP = frozenset(
     {"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"}
 )
-APPLY_PATCH = "application/apply-patch+yaml"
+WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 # (request path, resource, the object after the write or None, HTTP method)
 WriteCallback = Callable[[apipath.ApiPath, ResourceInfo, Mapping[str, Any] | None, str], None]
@@ -71,6 +76,10 @@ class Grant:
     inject: bool = True
 
 
+class ProxyPortError(RuntimeError):
+    """The job proxy's port (``--proxy-port``) cannot be bound."""
+
+
 def _status(code: int, message: str) -> web.Response:
     body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code}
     return web.json_response(body, status=code)
@@ -81,6 +90,7 @@ class Proxy:
         self.upstream = upstream
         self.discovery = discovery
         self.primaries = primaries
+        self.guard = WriteGuard(upstream, primaries)
         self._grants: dict[str, Grant] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -94,9 +104,16 @@ class Proxy:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, "127.0.0.1", 0, ssl_context=selfsigned.server_context(self._cert, self._key)
+            self._runner, "127.0.0.1", port, ssl_context=selfsigned.server_context(self._cert, self._key)
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ProxyPortError(
+                f"--proxy-port={port}: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc});"
+                " choose a free port, or 0 for any"
+            ) from exc
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("job API proxy listening on 127.0.0.1:%s", self.port)
 
@@ -158,27 +175,50 @@ class Proxy:
         body = await request.read()
         api = apipath.parse(request.path)
         info = await self._resource(api)
-        if body and request.method in ("POST", "PUT", "PATCH"):
-            checked = self._sanitize(request, grant.owner, body)
-            if checked is None:
-                return _status(403, f"a job may only name its own {grant.owner.kind} as owner")
-            body = checked
-        if grant.inject and api and info and request.method in ("POST", "PATCH"):
-            body = self._claim_body(request, api, info, grant.owner, body)
+        headers = self._forward_headers(request)
+        checked: Checked | None = None
+        if api is not None and body and request.method in WRITES:
+            try:
+                checked = await self.guard.before(
+                    request.method, request.path, api, info, request.content_type, body, grant.owner
+                )
+            except Refused as exc:
+                log.warning(
+                    "refused a write of the job for %s %s: %s", grant.owner.kind, grant.owner.name, exc
+                )
+                return _status(exc.code, exc.message)
+            body = checked.body
+            headers.update({"Content-Type": checked.content_type, "Accept": "application/json"})
+            if grant.inject and info:
+                body = self._claim_body(request, api, info, grant.owner, checked.sent) or body
         url = self.upstream.base + request.path_qs
         async with self.upstream.session.request(
-            request.method,
-            url,
-            headers=self._forward_headers(request),
-            data=body or None,
-            allow_redirects=False,
+            request.method, url, headers=headers, data=body or None, allow_redirects=False
         ) as upstream:
             if request.method == "GET":
                 return await self._stream(request, upstream)
             data = await upstream.read()
+            if upstream.status < 300 and api and checked is not None:
+                refused = await self._recheck(api, info, grant, checked, data)
+                if refused is not None:
+                    return refused
             if upstream.status < 300 and api and info:
-                data = await self._after_write(request, api, info, grant, body, data)
+                data = await self._after_write(request, api, info, grant, checked, data)
             return web.Response(status=upstream.status, body=data, headers=self._response_headers(upstream))
+
+    async def _recheck(
+        self, api: apipath.ApiPath, info: ResourceInfo | None, grant: Grant, checked: Checked, data: bytes
+    ) -> web.Response | None:
+        """The API server's answer, checked again: the object may have changed since it was read."""
+        try:
+            answer = json.loads(data) if data else None
+        except ValueError:
+            answer = None
+        reason = await self.guard.after(api, info, checked, answer, grant.owner)
+        if reason is None:
+            return None
+        log.warning("undid a write of the job for %s %s: %s", grant.owner.kind, grant.owner.name, reason)
+        return _status(403, f"refused: {reason}; a job may only name its own {grant.owner.kind} as owner")
 
     async def _resource(self, api: apipath.ApiPath | None) -> ResourceInfo | None:
         if api is None or (api.group, api.plural) in ownership.UNOWNED_RESOURCES:
@@ -205,29 +245,16 @@ class Proxy:
             return None
         return api.namespace or (obj.get("metadata") or {}).get("namespace")
 
-    def _sanitize(self, request: web.Request, owner: Owner, body: bytes) -> bytes | None:
-        try:
-            parsed = yaml.safe_load(body) if request.content_type == APPLY_PATCH else json.loads(body)
-        except (ValueError, yaml.YAMLError):
-            return body
-        clean = ownership.sanitize(parsed, owner, self.primaries)
-        if clean is None:
-            return None
-        return body if clean == parsed else json.dumps(clean).encode()
-
     def _claim_body(
-        self, request: web.Request, api: apipath.ApiPath, info: ResourceInfo, owner: Owner, body: bytes
-    ) -> bytes:
+        self, request: web.Request, api: apipath.ApiPath, info: ResourceInfo, owner: Owner, obj: Any
+    ) -> bytes | None:
+        """The body with the CR as owner, for a create or a server-side apply; None to leave it."""
         creating = request.method == "POST" and api.is_collection and not api.subresource
         applying = request.method == "PATCH" and request.content_type == APPLY_PATCH and not api.subresource
-        if not (creating or applying) or not body:
-            return body
-        try:
-            obj = json.loads(body) if creating else yaml.safe_load(body)
-        except (ValueError, yaml.YAMLError):
-            return body  # not JSON (protobuf, ...): relayed unchanged
-        if not isinstance(obj, dict) or (obj.get("metadata") or {}).get("uid") == owner.uid:
-            return body
+        if not (creating or applying) or not isinstance(obj, dict):
+            return None
+        if (obj.get("metadata") or {}).get("uid") == owner.uid:
+            return None
         return json.dumps(ownership.claim(obj, owner, self._target_namespace(api, info, obj))).encode()
 
     async def _after_write(
@@ -236,7 +263,7 @@ class Proxy:
         api: apipath.ApiPath,
         info: ResourceInfo,
         grant: Grant,
-        sent: bytes,
+        checked: Checked | None,
         data: bytes,
     ) -> bytes:
         try:
@@ -245,8 +272,9 @@ class Proxy:
             return data
         if not isinstance(obj, dict) or (obj.get("kind") == "Status" and request.method != "DELETE"):
             obj = None
-        if obj is not None and grant.inject and not api.subresource and request.method in ("PUT", "PATCH"):
-            adopted = await self._adopt(request, api, info, grant.owner, sent, obj)
+        writing = request.method in ("PUT", "PATCH") and checked is not None
+        if obj is not None and writing and grant.inject and not api.subresource and checked is not None:
+            adopted = await self._adopt(request, api, info, grant.owner, checked.sent, obj)
             if adopted is not None:
                 obj, data = adopted, json.dumps(adopted).encode()
         try:
@@ -261,22 +289,18 @@ class Proxy:
         api: apipath.ApiPath,
         info: ResourceInfo,
         owner: Owner,
-        sent: bytes,
+        sent: Any,
         obj: dict[str, Any],
     ) -> dict[str, Any] | None:
         if (obj.get("metadata") or {}).get("uid") == owner.uid or ownership.has_controller(obj):
             return None
-        if request.content_type != APPLY_PATCH:
-            try:
-                body = json.loads(sent)
-            except ValueError:
-                return None
-            if not isinstance(body, dict) or not ownership.adoptable_write(body):
-                return None  # a targeted patch of someone else's object: never adopt
+        targeted = not isinstance(sent, dict) or not ownership.adoptable_write(sent)
+        if request.content_type != APPLY_PATCH and targeted:
+            return None  # a targeted patch of someone else's object: never adopt
         patch = ownership.adoption_patch(obj, owner, self._target_namespace(api, info, obj))
         if patch is None:
             return None
-        url = self.upstream.base + apipath_to_object_path(api, obj)
+        url = self.upstream.base + apipath.object_path(api, obj)
         headers = {**self.upstream.auth_headers(), "Content-Type": "application/json-patch+json"}
         async with self.upstream.session.patch(url, data=json.dumps(patch), headers=headers) as resp:
             if resp.status >= 300:
@@ -317,12 +341,3 @@ async def _pipe(src: Any, dst: Any) -> None:
             else:
                 break
     await dst.close()
-
-
-def apipath_to_object_path(api: apipath.ApiPath, obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    root = f"/apis/{api.group}/{api.version}" if api.group else f"/api/{api.version}"
-    ns = api.namespace or meta.get("namespace")
-    if ns and api.plural != "namespaces":
-        root += f"/namespaces/{ns}"
-    return f"{root}/{api.plural}/{meta.get('name') or api.name}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp import web
 from kubernetes import client as k8s_client
 
@@ -20,8 +22,8 @@ from runner.cluster.kube import load_api_client
 from runner.cluster.ownership import Owner
 from runner.cluster.proxy import Grant, Proxy
 from runner.cluster.upstream import Upstream
-from tests.e2e.conftest import E2E_GROUP, cr
-from tests.e2e.kube import Kubectl
+from tests.e2e.conftest import E2E_GROUP, OperatorFactory, cr
+from tests.e2e.kube import Kubectl, wait_for
 
 PRIMARIES = frozenset({(E2E_GROUP, "Echo")})
 
@@ -79,13 +81,17 @@ def test_a_job_owns_what_it_creates_and_cannot_claim_another_cr(
     writes: list = []
     job = job_kubectl(proxy, mine, tmp_path, writes)
     forged = {"apiVersion": f"{E2E_GROUP}/v1", "kind": "Echo", "name": "theirs", "uid": theirs.uid}
-    job.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "made", "namespace": namespace, "ownerReferences": [forged]},
-        }
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "made", "namespace": namespace}}
+    out = job.run(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps({**manifest, "metadata": {**manifest["metadata"], "ownerReferences": [forged]}}),
+        check=False,
     )
+    assert out.returncode != 0 and "may only name its own Echo" in out.stderr
+    assert kubectl.get("configmap", "made", namespace) is None
+    job.apply(manifest)
     made = kubectl.get("configmap", "made", namespace)
     assert [r["uid"] for r in made["metadata"]["ownerReferences"]] == [mine.uid]
     assert writes and writes[-1][2]["metadata"]["name"] == "made"
@@ -172,3 +178,37 @@ def test_websocket_upgrades_are_relayed(tmp_path: Path) -> None:
         await runner.cleanup()
 
     asyncio.run(main())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_proxy_port_flag_fixes_the_jobs_port(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory, tmp_path: Path
+) -> None:
+    port = _free_port()
+    operators.start(namespace, f"--proxy-port={port}")
+    kubectl.apply(cr("Echo", "fixed", namespace, {"message": "hi"}))
+    made = wait_for(lambda: kubectl.get("configmap", "fixed-echo", namespace), "the role's ConfigMap", 120)
+    assert made["metadata"]["ownerReferences"][0]["name"] == "fixed"  # written through the proxy
+    (job_config,) = (tmp_path / "runner").glob(f"*/v1/Echo/{namespace}/fixed/kubeconfig")
+    server = yaml.safe_load(job_config.read_text())["clusters"][0]["cluster"]["server"]
+    assert server == f"https://127.0.0.1:{port}"
+
+
+def test_a_taken_proxy_port_stops_the_operator_with_one_clear_line(
+    namespace: str, operators: OperatorFactory
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        op = operators.start(namespace, f"--proxy-port={port}")
+        code = op.proc.wait(timeout=120)
+    logs = op.logs()
+    assert code != 0
+    assert f"ansible-operator: --proxy-port={port}: cannot listen on 127.0.0.1:{port}" in logs
+    assert "Traceback" not in logs
