@@ -202,6 +202,13 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         help="on SIGTERM, how long running jobs may finish before they are stopped (default 30s)",
     )
     flag(
+        "--cluster-wait-timeout",
+        type=_duration,
+        default=120.0,
+        help="at start, how long to wait for the API server to answer and serve the watched kinds "
+        "before exiting with an error (default 2m)",
+    )
+    flag(
         "--proxy-port",
         type=_port,
         default=0,
@@ -277,6 +284,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         lease_duration=args.leader_elect_lease_duration,
         renew_deadline=args.leader_elect_renew_deadline,
         graceful_shutdown_timeout=args.graceful_shutdown_timeout,
+        cluster_wait_timeout=args.cluster_wait_timeout,
         proxy_port=args.proxy_port,
         executor=args.executor or environ.get("ANSIBLE_OPERATOR_EXECUTOR") or "fast",
         warm_idle_timeout=args.warm_worker_idle_timeout,

@@ -79,12 +79,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.kubeconfig:
         os.environ["KUBECONFIG"] = config.kubeconfig
+    from runner.cluster.preflight import ClusterUnavailable
     from runner.cluster.proxy import ProxyPortError
     from runner.control.app import serve
 
     try:
         return asyncio.run(serve(config, watches))
-    except ProxyPortError as exc:
+    except (ProxyPortError, ClusterUnavailable) as exc:
         print(f"ansible-operator: {exc}", file=sys.stderr)
         return 1
 

@@ -39,6 +39,7 @@ class Config:
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     graceful_shutdown_timeout: float = 30.0
+    cluster_wait_timeout: float = 120.0
     proxy_port: int = 0
     executor: str = "fast"
     warm_idle_timeout: float = DEFAULT_WARM_IDLE_TIMEOUT

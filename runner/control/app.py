@@ -13,7 +13,8 @@ from runner import __version__
 from runner.cluster.access import DirectAccess, JobAccess, ProxyAccess
 from runner.cluster.dependents import Dependents
 from runner.cluster.discovery import Discovery
-from runner.cluster.kube import Kube, load_api_client
+from runner.cluster.kube import Kube
+from runner.cluster.preflight import load_credentials, wait_for_cluster
 from runner.cluster.proxy import Proxy
 from runner.cluster.upstream import Upstream
 from runner.config.settings import Config
@@ -31,17 +32,26 @@ log = logging.getLogger("runner.control.app")
 
 async def serve(config: Config, watches: list[Watch]) -> int:
     jobdir.ensure_base(config.runner_dir)
-    api_client = load_api_client(config.kubeconfig)
+    creds = load_credentials(config.kubeconfig)
+    api_client = creds.api_client
     kube = Kube(api_client)
-    executor = make_executor(config)
     ready = asyncio.Event()
     stop: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     authorize = metrics_authorizer(api_client) if config.metrics_require_rbac else None
     endpoints = Endpoints(ready, metrics_tls=config.metrics_secure, authorize=authorize)
     await endpoints.start_all(config.health_probe_bind_address, config.metrics_bind_address)
+    try:  # /healthz answers meanwhile; /readyz only once the operator runs
+        await wait_for_cluster(kube, creds, watches, config.cluster_wait_timeout)
+    except BaseException:
+        await endpoints.stop()
+        kube.close()
+        raise
+    executor = make_executor(config)
     elector = await _lead(config, api_client, stop)
     if elector is None and config.leader_elect:
         await endpoints.stop()
+        kube.close()
+        executor.shutdown()
         return 2
     code = 0
     try:

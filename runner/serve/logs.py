@@ -53,6 +53,8 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
     logging.getLogger("kopf").setLevel(max(level, logging.WARNING))
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # urllib3 warns of each of its own connection retries; the caller logs the failure once.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 class CRLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
