@@ -46,7 +46,7 @@ def test_status_writes_that_meet_an_outage_land_when_the_api_returns(outage: Out
         wait_for(lambda n=n: _converged(k.get("nap", n, ns), 1), f"{n} Successful for generation 1")
 
     for n in names:  # a spec change whose jobs are running when the API server goes away
-        k.patch("nap", n, ns, {"spec": {"label": "second", "seconds": 4}})
+        k.patch("nap", n, ns, {"spec": {"label": "second", "seconds": 8}})
     for n in names:
         wait_for(
             lambda n=n: (
