@@ -144,6 +144,7 @@ def set_pdeathsig() -> None:
 
 
 def reset_process(request: dict[str, Any]) -> None:
+    os.umask(0o077)  # as the plain path's job guard: every file a job writes is private
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])

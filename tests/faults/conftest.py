@@ -31,6 +31,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures shared with the e2e su
     kubectl,
     namespace,
     operators,
+    pytest_runtest_makereport,
 )
 from tests.e2e.kube import Kubectl
 
