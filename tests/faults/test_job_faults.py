@@ -158,3 +158,35 @@ def test_job_files_are_private(
     assert any(Path(root).name == "artifacts" for root, _d, _f in os.walk(runner_dir))
     assert readable == []
     fault.checked("no file or directory of the job is readable by group or others")
+
+
+def peak_memory_mib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_job_printing_100_mb(
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory, fault: Fault, executor: str
+) -> None:
+    fault.tried(f"a task printing 100 MB ({executor})")
+    op = operators.start(namespace, executor)
+    kubectl.apply(cr("FaultEcho", "chatty", namespace, {"fault": "print"}))
+
+    def result():
+        obj = kubectl.get("faultecho", "chatty", namespace)
+        return obj if obj and (is_true(obj, "Successful") or is_true(obj, "Failure")) else None
+
+    obj = wait_for(result, "a result for the chatty CR", timeout=300)
+    outcome = "Successful" if is_true(obj, "Successful") else "Failure"
+    fault.checked(f"the CR gets a result: {outcome} {condition(obj, outcome).get('message', '')[:200]!r}")
+    kubectl.apply(cr("FaultEcho", "next", namespace))
+    successful(kubectl, "faultecho", "next", namespace)
+    assert op.proc.poll() is None
+    fault.checked("the operator survives and serves another CR")
+    peak = peak_memory_mib(op.proc.pid)
+    assert peak < 1024, f"the operator's memory peaked at {peak} MiB"
+    fault.checked(f"the operator's memory peaked at {peak} MiB (under 1 GiB)")
