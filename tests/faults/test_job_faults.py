@@ -49,10 +49,14 @@ def none_left(ns: str, timeout: float = 20) -> None:
     assert job_processes(ns) == []
 
 
-def running_task(ns: str) -> list[str]:
-    return wait_for(
-        lambda: [p for p in job_processes(ns) if "sleep" in p], "the hanging task to run", timeout=120
-    )
+def running_task(ns: str, count: int = 1) -> list[str]:
+    """Wait for ``count`` processes running `sleep` in the jobs of namespace ``ns``."""
+
+    def sleeping() -> list[str] | None:
+        found = [p for p in job_processes(ns) if "sleep" in p]
+        return found if len(found) >= count else None
+
+    return wait_for(sleeping, "the hanging task to run", timeout=120)
 
 
 def failure_message(kubectl: Kubectl, name: str, ns: str) -> str:
@@ -95,10 +99,13 @@ def test_sigterm_during_a_job_leaves_nothing(
 def test_sigkill_of_the_operator_leaves_nothing(
     kubectl: Kubectl, namespace: str, operators: OperatorFactory, fault: Fault, executor: str
 ) -> None:
-    fault.tried(f"SIGKILL of the operator while a task runs `sleep 600`, then a restart ({executor})")
+    fault.tried(
+        f"SIGKILL of the operator while a task runs `sleep 600` after one started a daemon,"
+        f" then a restart ({executor})"
+    )
     op = operators.start(namespace, executor)
-    kubectl.apply(cr("FaultEcho", "hang", namespace, HANG))
-    running_task(namespace)
+    kubectl.apply(cr("FaultEcho", "hang", namespace, {"fault": "daemon-hang"}))
+    running_task(namespace, count=2)
     op.stop(signal.SIGKILL)
     none_left(namespace)
     fault.checked("no process of the dead operator's job is left")
