@@ -117,6 +117,7 @@ def keeper(session: int, argv: list[str]) -> None:
     status = int(signal.SIGKILL)  # a wait status: killed, in case ansible-playbook never ran
     signal.signal(signal.SIGTERM, _stop)
     try:
+        group = os.getpgid(0)  # the session process's group: the terminal's foreground group
         os.setpgid(0, 0)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -126,7 +127,7 @@ def keeper(session: int, argv: list[str]) -> None:
         if child == 0:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.setpgid(0, session)  # the foreground group: prompts reach ansible-playbook
+                os.setpgid(0, group)  # the foreground group: prompts reach ansible-playbook
                 os.execvp(argv[0], argv)
             except BaseException as exc:
                 with contextlib.suppress(Exception):
