@@ -93,6 +93,9 @@ def test_sigterm_during_a_job_leaves_nothing(
     op.stop(signal.SIGTERM)
     none_left(namespace)
     fault.checked("no process of the job is left after the operator stopped")
+    running = condition(kubectl.get("faultecho", "hang", namespace), "Running")
+    assert (running["status"], running["reason"]) == ("False", "Interrupted"), running
+    fault.checked("the CR says the job was interrupted by the shutdown")
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
