@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,7 @@ log = logging.getLogger("runner.control.app")
 
 
 async def serve(config: Config, watches: list[Watch]) -> int:
+    os.umask(0o077)  # every file of the operator and of its jobs (artifacts too) is private
     jobdir.ensure_base(config.runner_dir)
     creds = load_credentials(config.kubeconfig)
     api_client = creds.api_client

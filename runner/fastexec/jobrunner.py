@@ -17,6 +17,7 @@ import socket
 import stat
 import termios
 import time
+import uuid
 from typing import Any
 
 from runner.fastexec import wire
@@ -126,9 +127,10 @@ def make_fast_runner(base: Any) -> Any:
                 attrs[3] &= ~termios.ECHO
                 termios.tcsetattr(slave, termios.TCSANOW, attrs)
             marker = os.path.join(cfg.artifact_dir, wire.FALLBACK_MARKER)
+            tag = f"{wire.JOB_TAG}={uuid.uuid4().hex}"
             request: dict[str, Any] = {
                 "argv": [self.playbook_path, *cfg.command[1:]],
-                "env": cfg.env,
+                "env": {**cfg.env, wire.JOB_TAG: tag.split("=", 1)[1]},
                 "cwd": cfg.cwd,
                 "fallback_marker": marker,
             }
@@ -169,6 +171,7 @@ def make_fast_runner(base: Any) -> Any:
             try:
                 return self._pump(master, sock, buf, pgid, out, marker)
             finally:
+                wire.kill_tagged(tag)  # nothing of the job outlives it, also off its process tree
                 self.on_pgid(pgid, None)
                 if self.pidfd is not None:
                     os.close(self.pidfd)

@@ -136,6 +136,39 @@ def kill_tree(root: int, pidfd: int | None = None) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+JOB_TAG = "RUNNER_FASTEXEC_JOB"  # in the environment of every process of a fast job: JOB_TAG=<token>
+
+
+def tagged(tag: bytes) -> list[int]:
+    """Live processes with ``tag`` (``NAME=VALUE``) in their environment."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if tag in fh.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def kill_tagged(tag: str) -> None:
+    """SIGKILL what is left of a job that its process tree no longer reaches: processes that
+    outlived their parents (a daemon a task started, the workers of a killed ansible-playbook, the
+    module runs of the warm module worker), found by the job's tag in their environment."""
+    want = tag.encode()
+    for _ in range(50):
+        pids = [p for p in tagged(want) if p != os.getpid()]
+        if not pids:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):  # stopped first: none forks in between
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+
+
 def set_pdeathsig() -> None:
     """Die with the zygote (Linux): a child must never outlive the process that tracks it."""
     with contextlib.suppress(Exception):
@@ -144,6 +177,7 @@ def set_pdeathsig() -> None:
 
 
 def reset_process(request: dict[str, Any]) -> None:
+    os.umask(0o077)  # as the plain path's job guard: every file a job writes is private
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])

@@ -28,7 +28,7 @@ from typing import Any
 
 from runner.fastexec.controller import run_controller_job, warm_controller
 from runner.fastexec.module import run_module_job, warm_module
-from runner.fastexec.wire import RELEASED, kill_tree, recv_request, set_pdeathsig
+from runner.fastexec.wire import JOB_TAG, RELEASED, kill_tagged, kill_tree, recv_request, set_pdeathsig
 
 
 class _Server:
@@ -39,6 +39,7 @@ class _Server:
         self.sel = selectors.DefaultSelector()
         self.jobs: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, conn)
         self.conns: dict[socket.socket, int] = {}  # conn -> pid
+        self.tags: dict[int, str] = {}  # pidfd -> the job's tag (JOB_TAG=token), when it has one
 
     def listen(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -74,6 +75,10 @@ class _Server:
                 os.waitpid(pid, 0)
             with contextlib.suppress(OSError):
                 os.close(pidfd)
+        # What left the trees (a daemon a task started) goes too: the operator may be gone, and
+        # with it the job's own clean-up.
+        for tag in self.tags.values():
+            kill_tagged(tag)
         with contextlib.suppress(OSError):
             os.unlink(self.path)
 
@@ -112,6 +117,10 @@ class _Server:
             return
         self.jobs[pidfd] = (pid, conn)
         self.conns[conn] = pid
+        env = request.get("env")
+        token = env.get(JOB_TAG) if isinstance(env, dict) else None
+        if isinstance(token, str):
+            self.tags[pidfd] = f"{JOB_TAG}={token}"
         self.sel.register(pidfd, selectors.EVENT_READ, "pid")
         self.sel.register(conn, selectors.EVENT_READ, "conn")
         with contextlib.suppress(OSError):
@@ -141,6 +150,7 @@ class _Server:
 
     def _reap(self, pidfd: int) -> None:
         pid, conn = self.jobs.pop(pidfd)
+        self.tags.pop(pidfd, None)
         self.sel.unregister(pidfd)
         os.close(pidfd)
         try:

@@ -2,13 +2,17 @@
 
 The interface is one coroutine, ``Executor.run(spec, on_event)``. ``AnsibleRunnerExecutor`` is the
 plain path: ansible-runner's Python interface in a worker thread (so the event loop never blocks),
-one ansible-playbook process per job.
+one ansible-playbook process per job, started under ``runner.jobs.guard`` so that no process of
+the job outlives it (a timeout, a cancel, the operator's death) and its files are private (umask
+0077).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +23,8 @@ from typing import Any, Protocol
 from runner.jobs.results import JobOutcome, keep_event
 
 log = logging.getLogger(__name__)
+
+GUARD = Path(__file__).with_name("guard.py")
 
 EventCallback = Callable[[Mapping[str, Any]], None]
 
@@ -88,6 +94,11 @@ def runner_kwargs(spec: JobSpec, handle: Callable[..., bool], cancel: Callable[[
     }
 
 
+def guarded(command: list[str]) -> list[str]:
+    """``command`` run under the job guard (``runner.jobs.guard``), tied to this process's life."""
+    return [sys.executable, "-I", str(GUARD), str(os.getpid()), "--", *command]
+
+
 class AnsibleRunnerExecutor:
     """One ansible-playbook process per job, through ``ansible_runner.run`` in a thread pool."""
 
@@ -106,13 +117,15 @@ class AnsibleRunnerExecutor:
         return await loop.run_in_executor(self._pool, self._run_blocking, spec, on_event)
 
     def _run_blocking(self, spec: JobSpec, on_event: EventCallback) -> JobOutcome:
-        import ansible_runner  # imported lazily: only the job threads need it
+        from ansible_runner import interface  # imported lazily: only the job threads need it
 
         kept: list[Mapping[str, Any]] = []
         try:
-            r = ansible_runner.run(
+            r = interface.init_runner(
                 **runner_kwargs(spec, event_handler(kept, on_event), self._stopping.is_set)
             )
+            r.config.command = guarded(r.config.command)
+            r.run()
         except Exception as exc:  # bad inputs, missing binaries, an ansible-runner crash
             log.exception("ansible-runner failed to run the job")
             return JobOutcome(

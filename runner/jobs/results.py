@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\r")
 
 # Events the runner keeps while a job runs; everything else is only logged.
 KEPT_EVENTS = frozenset({"playbook_on_stats", "runner_on_failed", "runner_on_unreachable", "runner_on_ok"})
@@ -143,6 +146,10 @@ def summarize(outcome: JobOutcome, *, timeout: float | None = None) -> JobResult
     messages = failure_messages(outcome.events)
     if messages:
         return JobResult(False, result, "\n".join(messages), requeue_after=None, failed_tasks=tuple(messages))
+    if outcome.rc is None and outcome.status == "failed":
+        tail = _ANSI.sub("", outcome.stdout_tail).strip()[-500:]
+        detail = f"; its last output: {tail}" if tail else ""
+        return JobResult(False, result, f"ansible-playbook was killed before it finished{detail}")
     if result is None:
         tail = outcome.stdout_tail.strip()
         detail = f": {tail}" if tail else ""

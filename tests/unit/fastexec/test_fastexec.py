@@ -448,9 +448,7 @@ def test_warm_module_imports_are_kept_only_for_the_same_files(tmp_path: Path) ->
     assert module._tree_matches(archive({name: source, warnings: installed}), "ansible")
     assert not module._tree_matches(archive({name: source + b"\n# edited\n"}), "ansible")
     assert not module._tree_matches(archive({name: source, warnings: installed + b"#"}), "ansible")
-    assert not module._tree_matches(
-        archive({"ansible/module_utils/not_installed.py": b"x = 1\n"}), "ansible"
-    )
+    assert not module._tree_matches(archive({"ansible/module_utils/not_installed.py": b"x = 1\n"}), "ansible")
 
 
 def test_warm_module_exit_codes(tmp_path: Path) -> None:

@@ -220,6 +220,16 @@ def test_no_stats_event_and_no_output() -> None:
     assert res.message == "ansible-playbook exited with code 4 before running"
 
 
+def test_killed_playbook_says_so_with_its_last_output_without_terminal_codes() -> None:
+    tail = "TASK [kill it] ***\r\n\x1b[0;36mskipping: [localhost]\x1b[0m\r\n"
+    res = summarize(outcome("failed", None, stdout_tail=tail))
+    assert res.ok is False
+    assert res.message == (
+        "ansible-playbook was killed before it finished; its last output: "
+        "TASK [kill it] ***\nskipping: [localhost]"
+    )
+
+
 def test_successful_status_without_stats_is_not_a_success() -> None:
     res = summarize(outcome("successful", 0))
     assert res.ok is False
