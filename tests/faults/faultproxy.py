@@ -112,6 +112,10 @@ class FaultProxy:
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(self._main(started))
+        pending = asyncio.all_tasks(self._loop)  # streams still open when it stopped
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.close()
 
     async def _main(self, started: threading.Event) -> None:
