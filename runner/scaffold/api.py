@@ -19,7 +19,7 @@ from runner.scaffold.crd import (
     dump,
     version_entry,
 )
-from runner.scaffold.schema import SchemaError, load_argument_specs, sample_spec, spec_schema
+from runner.scaffold.schema import SchemaError, fill_required, load_argument_specs, sample_spec, spec_schema
 
 WATCH_MARKER = "# +kubebuilder:scaffold:watch"
 CRD_MARKER = "# +kubebuilder:scaffold:crdkustomizeresource"
@@ -112,6 +112,31 @@ def sample_text(res: Resource, spec: Mapping[str, Any]) -> str:
         "spec": sample_spec(spec),
     }
     return dump(obj)
+
+
+def _keep_sample_valid(w: Writer, rel: str, schema: Mapping[str, Any]) -> None:
+    """Add placeholders for required fields the existing sample lacks. A sample with comments is
+    the user's own writing: it is not rewritten, and a warning names what to add."""
+    text = w.read(rel) or ""
+    try:
+        obj = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        w.warnings.append(f"{rel}: not valid YAML ({exc}); the CRD's required fields were not checked")
+        return
+    if not isinstance(obj, dict):
+        return
+    spec, added = fill_required(schema, obj.get("spec") or {})
+    if not added:
+        return
+    fields = ", ".join(added)
+    if any(line.lstrip().startswith("#") for line in text.splitlines()):
+        w.warnings.append(
+            f"{rel}: the CRD now requires {fields}, which this sample does not set, so the API server "
+            "will refuse it; add them (the file has comments, so it was left as it is)"
+        )
+        return
+    w.update(rel, dump({**obj, "spec": spec}))
+    w.warnings.append(f"{rel}: added placeholders for {fields}, which the CRD now requires; set real values")
 
 
 def _list_in_kustomization(w: Writer, path: str, marker: str, entry: str) -> None:
@@ -209,8 +234,9 @@ def create_api(
     else:
         w.actions.append(("unchanged", "watches.yaml"))
 
-    # The sample CR, and its kustomization entry.
-    w.create(res.sample_file, sample_text(res, spec))
+    # The sample CR, and its kustomization entry; a kept sample gets the fields the CRD now requires.
+    if not w.create(res.sample_file, sample_text(res, spec)):
+        _keep_sample_valid(w, res.sample_file, spec)
     _list_in_kustomization(w, "config/samples/kustomization.yaml", SAMPLES_MARKER, Path(res.sample_file).name)
 
     if generate_playbook:

@@ -243,3 +243,22 @@ def sample_spec(schema: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 out[name] = placeholders.get(str(prop.get("type")), "CHANGE-ME")
     return out
+
+
+def fill_required(schema: Mapping[str, Any], spec: Any, path: str = "spec") -> tuple[Any, list[str]]:
+    """``spec`` with a placeholder (as :func:`sample_spec` makes them) for every required field it
+    lacks, nested objects too; and the paths of the fields added. ``spec`` is not changed."""
+    if not isinstance(spec, Mapping):
+        return spec, []
+    out = dict(spec)
+    added: list[str] = []
+    required = set(schema.get("required") or [])
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in out:
+            if name in required and "default" not in prop:
+                out[name] = sample_spec({"properties": {name: prop}, "required": [name]})[name]
+                added.append(f"{path}.{name}")
+        elif prop.get("type") == "object" and prop.get("properties"):
+            out[name], more = fill_required(prop, out[name], f"{path}.{name}")
+            added += more
+    return out, added

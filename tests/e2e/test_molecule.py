@@ -121,3 +121,30 @@ def test_a_scaffolded_project_passes_its_own_molecule_tests(state_dir: Path, tmp
         rc, out = molecule(state_dir, scenario, cwd=project)
         assert rc == 0, out[-15000:]
         assert executed(out, scenario, "verify"), out[-15000:]
+
+
+def test_a_sample_the_crd_refuses_fails_the_role_scenario_naming_the_field(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    from runner.scaffold import create_api, init_project
+
+    project = tmp_path / "memcached-operator"
+    init_project(project, domain="example.com")
+    create_api(project, group="cache", version="v1alpha1", kind="Memcached", generate_role=True)
+    (project / "roles/memcached/meta/argument_specs.yml").write_text(
+        yaml.safe_dump({"argument_specs": {"main": {"options": {"size": {"type": "int", "required": True}}}}})
+    )
+    create_api(project, group="cache", version="v1alpha1", kind="Memcached", generate_role=True)
+    sample = project / "config/samples/cache_v1alpha1_memcached.yaml"
+    obj = yaml.safe_load(sample.read_text())
+    obj["spec"]["size"] = "lots"  # not an integer: the API server refuses it
+    sample.write_text(yaml.safe_dump(obj))
+    rc, out = molecule(state_dir, "memcached-role", cwd=project)
+    assert rc != 0, out[-15000:]
+    assert executed(out, "memcached-role", "converge", "Failed"), out[-15000:]
+    failure = next(line for line in out.splitlines() if "does not pass the CRD" in line)
+    assert "config/samples/cache_v1alpha1_memcached.yaml" in failure and "spec.size" in failure, failure
+    assert "metadata.name" not in out and "ansible-operator vars" not in out, out[-5000:]
+    assert executed(out, "memcached-role", "destroy"), out[-15000:]

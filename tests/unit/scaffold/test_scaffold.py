@@ -523,3 +523,39 @@ def test_vars_output_file_is_private(
     rc, _, _ = run_vars(monkeypatch, capsys, WEBAPP, "-o", str(out))
     assert rc == 0 and out.stat().st_mode & 0o777 == 0o600
     assert out.read_text().startswith("# Extra vars written by the ansible-operator runner")
+
+
+def test_a_new_required_option_gets_a_placeholder_in_the_kept_sample(project: Path) -> None:
+    api(project)
+    sample = project / "config/samples/cache_v1alpha1_memcached.yaml"
+    assert yaml.safe_load(sample.read_text())["spec"] == {}
+    specs = project / "roles/memcached/meta/argument_specs.yml"
+    specs.write_text(yaml.safe_dump(ARGUMENT_SPECS))
+
+    writer = api(project)
+    obj = yaml.safe_load(sample.read_text())
+    assert obj["spec"] == {"size": 1}  # the new required option, with the scaffold's placeholder
+    assert obj["metadata"]["name"] == "memcached-sample"
+    assert any("added placeholders for spec.size" in w for w in writer.warnings)
+    assert api(project).warnings == []  # nothing more to add
+
+    # A sample with the user's comments is not rewritten: a warning names the missing fields.
+    specs.write_text(
+        yaml.safe_dump(
+            {
+                "argument_specs": {
+                    "main": {
+                        "options": {
+                            **ARGUMENT_SPECS["argument_specs"]["main"]["options"],
+                            "replicas": {"type": "int", "required": True},
+                        }
+                    }
+                }
+            }
+        )
+    )
+    commented = "# my sample\n" + sample.read_text()
+    sample.write_text(commented)
+    writer = api(project)
+    assert sample.read_text() == commented
+    assert any("the CRD now requires spec.replicas" in w and "left as it is" in w for w in writer.warnings)
