@@ -28,6 +28,7 @@ from runner.control.decision import Seen, fingerprint, trigger
 from runner.control.reconciler import Reconciler
 from runner.control.scheduler import Outcome, Priority, Scheduler
 from runner.jobs import jobdir
+from runner.serve import metrics
 
 log = logging.getLogger("runner.control.operator")
 
@@ -106,12 +107,14 @@ class Operator:
         meta = obj.get("metadata") or {}
         key: Key = (watch.index, meta.get("namespace"), meta.get("name", ""))
         if event_type == "DELETED" or not watch.selector.matches(meta.get("labels") or {}):
+            metrics.resource_gone(watch.gvk, meta)
             if key in self.objects:
                 self.objects.pop(key, None)
                 self.seen.pop(key, None)
                 self.scheduler.forget(key)
             return
         self.objects[key] = obj
+        metrics.resource_seen(watch.gvk, meta)
         now = fingerprint(obj)
         reason = trigger(self.seen.get(key), now, watch_annotations=watch.watch_annotations_changes)
         self.seen[key] = now

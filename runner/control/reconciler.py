@@ -28,7 +28,7 @@ from runner.jobs.plan import JobPlan, SpecError, job_env, plan_job
 from runner.jobs.results import JobResult, summarize
 from runner.serve import usermetrics
 from runner.serve.logs import CRLogger, cr_logger
-from runner.serve.metrics import JOBS_RUNNING, RECONCILE_RESULT, RECONCILES
+from runner.serve.metrics import JOBS_RUNNING, RECONCILE_RESULT, RECONCILES, gvk_label
 from runner.status import conditions as cond
 from runner.status.writer import Change, StatusWriter, Written
 
@@ -96,8 +96,8 @@ class Reconciler:
             result, jlog = await self._run_job(watch, ref, obj, plan, clog)
         finally:
             latest = (await running).obj
-        RECONCILES.labels(GVK=str(watch.gvk)).observe(time.monotonic() - started)
-        RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="succeeded" if result.ok else "failed").inc()
+        RECONCILES.labels(GVK=gvk_label(watch.gvk)).observe(time.monotonic() - started)
+        RECONCILE_RESULT.labels(GVK=gvk_label(watch.gvk), result="succeeded" if result.ok else "failed").inc()
         return await self._report(watch, ref, obj, plan, result, jlog, latest)
 
     async def _refuse(
@@ -117,7 +117,7 @@ class Reconciler:
             finished=True,
         )
         self.post_event(obj, "Warning", "FinalizerBlocked" if stuck else exc.reason, message)
-        RECONCILE_RESULT.labels(GVK=str(watch.gvk), result="failed").inc()
+        RECONCILE_RESULT.labels(GVK=gvk_label(watch.gvk), result="failed").inc()
         return Outcome(ok=False, retry=exc.retry or not written.landed)
 
     async def _run_job(

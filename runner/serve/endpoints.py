@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from runner.cluster import selfsigned
+from runner.serve import exposition
 from runner.serve.metrics import REGISTRY
 
 log = logging.getLogger("runner.serve.endpoints")
@@ -100,8 +100,8 @@ class Endpoints:
             auth = request.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or not await self.authorize(auth[7:]):
                 return web.Response(status=403 if auth else 401, text="Forbidden" if auth else "Unauthorized")
-        body = generate_latest(REGISTRY)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = exposition.render([REGISTRY])
+        return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 
     async def start(self, name: str, address: str, routes: list[web.RouteDef], tls: bool = False) -> None:
         where = split_address(address)

@@ -1,27 +1,98 @@
-"""Prometheus metrics of the runner (served on the metrics endpoint with the role-published ones)."""
+"""The runner's own Prometheus series, with the names, types, help and labels of the Go operator
+(``internal/ansible/metrics/metrics.go`` of ansible-operator-plugins, and operator-lib's
+``resource_created_at_seconds``). ``exposition`` writes them as Go does; the roles' ``osdk_metric``
+series (``usermetrics``) are served next to them."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector
 
 from runner import __version__
+from runner.config.watches import GVK
+
+log = logging.getLogger("runner.serve.metrics")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_cpu_seconds_total, process_resident_memory_bytes, ...: the same names as Go's collector
+ProcessCollector(registry=REGISTRY)
 
-BUILD_INFO = Gauge("ansible_operator_build_info", "Build information", ["version"], registry=REGISTRY)
-BUILD_INFO.labels(version=__version__).set(1)
+BUILD_INFO = Gauge(
+    "ansible_operator_build_info",
+    "Build information for the ansible-operator binary",
+    ["commit", "version"],
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(commit="unknown", version=__version__).set(1)
 
-RECONCILE_RESULT = Counter(
+# A gauge in the Go operator too, though it only ever goes up.
+RECONCILE_RESULT = Gauge(
     "ansible_operator_reconcile_result",
-    "Finished reconciles by kind and result",
+    "Gauge of reconciles and their results.",
     ["GVK", "result"],
     registry=REGISTRY,
 )
+# Go's default buckets (a dashboard's le="10" finds the same bucket) and, since this measures the
+# whole reconcile with its job (Go's measures only the start of ansible-runner), longer ones.
 RECONCILES = Histogram(
     "ansible_operator_reconciles",
-    "Duration of whole reconciles (job included), seconds",
+    "How long in seconds a reconcile takes.",
     ["GVK"],
-    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
     registry=REGISTRY,
 )
 JOBS_RUNNING = Gauge("ansible_operator_jobs_running", "Jobs running now", registry=REGISTRY)
+
+RESOURCE_CREATED_AT = Gauge(
+    "resource_created_at_seconds",
+    "Timestamp at which a resource was created",
+    ["name", "namespace", "group", "version", "kind"],
+    registry=REGISTRY,
+)
+
+
+def gvk_label(gvk: GVK) -> str:
+    """The ``GVK`` label value as Go's ``GroupVersionKind.String()`` writes it:
+    ``cache.example.com/v1alpha1, Kind=Memcached`` (``/v1, Kind=Secret`` for the core group)."""
+    return f"{gvk.group}/{gvk.version}, Kind={gvk.kind}"
+
+
+def _created_at(meta: Mapping[str, Any]) -> float | None:
+    stamp = meta.get("creationTimestamp")
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        return float(int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()))
+    except ValueError:
+        return None
+
+
+def resource_seen(gvk: GVK, meta: Mapping[str, Any]) -> None:
+    """``resource_created_at_seconds`` of a watched CR (set on every event, as operator-lib does)."""
+    created = _created_at(meta)
+    if created is None:
+        return
+    labels = _resource_labels(gvk, meta)
+    RESOURCE_CREATED_AT.labels(**labels).set(created)
+
+
+def resource_gone(gvk: GVK, meta: Mapping[str, Any]) -> None:
+    """The CR is deleted (or no longer watched): its ``resource_created_at_seconds`` goes."""
+    labels = _resource_labels(gvk, meta)
+    with contextlib.suppress(KeyError):
+        RESOURCE_CREATED_AT.remove(*(labels[n] for n in ("name", "namespace", "group", "version", "kind")))
+
+
+def _resource_labels(gvk: GVK, meta: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "name": str(meta.get("name") or ""),
+        "namespace": str(meta.get("namespace") or ""),
+        "group": gvk.group,
+        "version": gvk.version,
+        "kind": gvk.kind,
+    }

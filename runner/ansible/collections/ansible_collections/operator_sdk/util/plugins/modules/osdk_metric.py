@@ -41,7 +41,11 @@ options:
         description: Add this (non-negative) value to the counter.
         type: float
   gauge:
-    description: A gauge, which goes up and down. V({}) just creates it.
+    description:
+      - A gauge, which goes up and down. V({}) just creates it.
+      - One operation per task, as with the Go operator, the first given of O(gauge.increment),
+        O(gauge.decrement), O(gauge.add), O(gauge.subtract), O(gauge.set) (0 is ignored),
+        O(gauge.set_to_current_time).
     type: dict
     suboptions:
       set:
@@ -63,14 +67,18 @@ options:
         description: Set the gauge to the current Unix time.
         type: bool
   histogram:
-    description: A histogram of observed values. V({}) just creates it.
+    description:
+      - A histogram of observed values, with the Go client's default buckets.
+      - As with the Go operator, a task without O(histogram.observe) (V({}) included) observes 0.
     type: dict
     suboptions:
       observe:
         description: Record this observation.
         type: float
   summary:
-    description: A summary of observed values. V({}) just creates it.
+    description:
+      - A summary of observed values, served as C(_sum) and C(_count).
+      - As with the Go operator, a task without O(summary.observe) (V({}) included) observes 0.
     type: dict
     suboptions:
       observe:
