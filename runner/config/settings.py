@@ -45,6 +45,11 @@ class Config:
     warm_idle_timeout: float = DEFAULT_WARM_IDLE_TIMEOUT
     environ: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def operator_name(self) -> str:
+        """Who reports the operator's Events: ``$OPERATOR_NAME``, else the leader election id."""
+        return self.environ.get("OPERATOR_NAME") or self.leader_election_id or "ansible-operator-runner"
+
     def env_override(self, prefix: str, suffix: str) -> str | None:
         value = self.environ.get(f"{prefix}_{suffix}")
         return value if value not in (None, "") else None

@@ -21,12 +21,13 @@ from runner.cluster.upstream import Upstream
 from runner.config.settings import Config
 from runner.config.watches import Watch
 from runner.control.leader import LeaderElector, LeaseConfig, default_namespace
-from runner.control.operator import Operator, post_event, run_operator
+from runner.control.operator import Operator, run_operator
 from runner.control.reconciler import Reconciler
 from runner.jobs import jobdir
 from runner.jobs.executor import AnsibleRunnerExecutor, Executor
 from runner.jobs.plan import job_env
 from runner.serve.endpoints import Endpoints, metrics_authorizer
+from runner.status.events import EventRecorder
 
 log = logging.getLogger("runner.control.app")
 
@@ -56,9 +57,10 @@ async def serve(config: Config, watches: list[Watch]) -> int:
         executor.shutdown()
         return 2
     code = 0
+    events = EventRecorder(kube, config.operator_name)
     try:
         async with _job_access(config, api_client, watches) as (access, dependents):
-            reconciler = Reconciler(config, kube, executor, post_event, access)
+            reconciler = Reconciler(config, kube, executor, events.post, access)
             operator = Operator(config, watches, reconciler)
             if dependents is not None:
                 dependents.bind(operator.dependent_owners, operator.dependent_changed)
@@ -78,6 +80,7 @@ async def serve(config: Config, watches: list[Watch]) -> int:
             if elector is not None and elector.lost.is_set():
                 code = 1
     finally:
+        await events.close()  # the last Events (a shutdown's, a finalizer's) still land
         if elector is not None:
             await elector.release()
         await endpoints.stop()

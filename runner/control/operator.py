@@ -8,13 +8,12 @@ means (``decision``), serialises and bounds the work (``scheduler``) and runs it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
@@ -196,15 +195,9 @@ class Operator:
             asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, trashed, True)
 
 
-def post_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-    """Post a Kubernetes Event on ``obj`` through kopf's event queue (never blocks, never raises)."""
-    with contextlib.suppress(LookupError):  # LookupError: outside kopf's context (unit tests)
-        kopf.event(cast(kopf.Body, dict(obj)), type=type_, reason=reason, message=message[:1024])
-
-
 def settings() -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
-    s.posting.level = logging.INFO
+    s.posting.enabled = False  # the runner posts its own Events (runner/status/events.py)
     s.watching.server_timeout = 300
     s.watching.client_timeout = 330
     s.watching.connect_timeout = 30

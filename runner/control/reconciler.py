@@ -30,6 +30,7 @@ from runner.serve import usermetrics
 from runner.serve.logs import CRLogger, cr_logger
 from runner.serve.metrics import JOBS_RUNNING, RECONCILE_RESULT, RECONCILES, gvk_label
 from runner.status import conditions as cond
+from runner.status.messages import condition_message
 from runner.status.writer import Change, StatusWriter, Written
 
 log = logging.getLogger("runner.reconcile")
@@ -220,7 +221,7 @@ class Reconciler:
             ref,
             obj,
             lambda c, g, now: cond.mark_failed(
-                c, message=result.message, generation=g, now=now, result=result.result
+                c, message=condition_message(result.message), generation=g, now=now, result=result.result
             ),
             finished=True,
             current=latest,

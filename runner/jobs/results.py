@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.jobs.taskerror import task_error
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\r")
 
 # Events the runner keeps while a job runs; everything else is only logged.
@@ -87,14 +89,11 @@ def ansible_result(events: Iterable[Mapping[str, Any]]) -> AnsibleResult | None:
 
 
 def _task_message(data: Mapping[str, Any]) -> str:
+    """``<task name>: <what it said>``, an API server's Status JSON reduced to its message."""
     res = data.get("res") or {}
-    msg = res.get("msg") if isinstance(res, Mapping) else None
-    if not msg and isinstance(res, Mapping):
-        msg = res.get("stderr") or res.get("stdout") or res.get("reason")
-    if not msg:
-        msg = "task failed"
+    msg = task_error(res) if isinstance(res, Mapping) else ""
     task = data.get("task") or data.get("task_action") or "unnamed task"
-    return f"{task}: {str(msg).strip()}"
+    return f"{task}: {msg or 'task failed'}"
 
 
 def failure_messages(events: Iterable[Mapping[str, Any]]) -> list[str]:
