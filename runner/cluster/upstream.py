@@ -38,7 +38,9 @@ class Upstream:
         c = self.configuration
         if c.refresh_api_key_hook is not None:
             c.refresh_api_key_hook(c)
-        token = c.get_api_key_with_prefix("authorization")
+        # The kubeconfig and in-cluster loaders keep the token (with its "Bearer " prefix) under
+        # "BearerToken"; "authorization" is the key of configurations built by hand.
+        token = c.get_api_key_with_prefix("BearerToken", alias="authorization")
         if token:
             return {"Authorization": token}
         if c.username and c.password:
