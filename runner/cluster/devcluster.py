@@ -55,12 +55,15 @@ def kube_lite_dir() -> Path:
     )
 
 
-def start(state_dir: str | None = None) -> Cluster:
+def start(state_dir: str | None = None, *, rbac: bool = False) -> Cluster:
+    """``rbac``: kube-lite enforces RBAC and takes ServiceAccount tokens (``sa_token``); a real
+    cluster does both anyway."""
     if use_external():
         return Cluster(os.environ["KUBECONFIG"], "external")
     d = state_dir or tempfile.mkdtemp(prefix="kube-lite-")
+    env = {**os.environ, "KUBE_LITE_RBAC": "1"} if rbac else None
     out = subprocess.run(
-        ["bash", str(kube_lite_dir() / "start.sh"), d], check=True, stdout=subprocess.PIPE, text=True
+        ["bash", str(kube_lite_dir() / "start.sh"), d], check=True, stdout=subprocess.PIPE, text=True, env=env
     ).stdout
     return Cluster(out.strip().splitlines()[-1], "kube-lite", d)
 
@@ -74,9 +77,19 @@ def stop(cluster_or_dir: Cluster | str, *, remove: bool = True) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def sa_token(cluster: Cluster, namespace: str, name: str) -> str:
+    """A bearer token for a ServiceAccount: kube-lite's ``sa-token.sh`` (started with ``rbac``), or a
+    TokenRequest (``kubectl create token``) on a real cluster."""
+    if cluster.state_dir is None:
+        cmd = ["kubectl", "--kubeconfig", cluster.kubeconfig, "create", "token", name, "-n", namespace]
+    else:
+        cmd = ["bash", str(kube_lite_dir() / "sa-token.sh"), cluster.state_dir, namespace, name]
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
 @contextlib.contextmanager
-def cluster() -> Iterator[Cluster]:
-    c = start()
+def cluster(*, rbac: bool = False) -> Iterator[Cluster]:
+    c = start(rbac=rbac)
     try:
         yield c
     finally:

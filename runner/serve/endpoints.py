@@ -16,6 +16,8 @@ from runner.serve.metrics import REGISTRY
 
 log = logging.getLogger("runner.serve.endpoints")
 
+REASONS = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
+
 
 def split_address(address: str) -> tuple[str, int] | None:
     """``":6789"`` → ("0.0.0.0", 6789); ``"127.0.0.1:0"`` → ("127.0.0.1", 0); ``"0"`` or "" → disabled."""
@@ -25,7 +27,12 @@ def split_address(address: str) -> tuple[str, int] | None:
     return (host or "0.0.0.0", int(port))
 
 
-Authorize = Callable[[str], Awaitable[bool]]
+Authorize = Callable[[str], Awaitable[int]]
+"""A bearer token → the HTTP status for it: 200 allowed, 401 not authenticated, 403 denied, 500 the
+authorization itself failed (controller-runtime's authn/authz filter answers the same)."""
+
+CACHE_SECONDS = 60
+CACHE_SIZE = 1024
 
 
 def metrics_authorizer(api_client: Any) -> Authorize:
@@ -35,18 +42,23 @@ def metrics_authorizer(api_client: Any) -> Authorize:
 
     authn = k8s_client.AuthenticationV1Api(api_client)
     authz = k8s_client.AuthorizationV1Api(api_client)
-    cache: dict[str, tuple[float, bool]] = {}
+    cache: dict[str, tuple[float, int]] = {}
 
-    def check(token: str) -> bool:
+    def check(token: str) -> tuple[int, bool]:
+        """(status, whether to cache it): failed API calls are not cached."""
         # The client serializes plain dicts as they are (typed here as Any for its models).
         token_review: Any = {
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenReview",
             "spec": {"token": token},
         }
-        review = authn.create_token_review(token_review)
+        try:
+            review = authn.create_token_review(token_review)
+        except Exception as exc:
+            log.warning("metrics: the TokenReview failed: %s", exc)
+            return 401, False
         if not (review.status and review.status.authenticated and review.status.user):
-            return False
+            return 401, True
         user = review.status.user
         access_review: Any = {
             "apiVersion": "authorization.k8s.io/v1",
@@ -55,24 +67,32 @@ def metrics_authorizer(api_client: Any) -> Authorize:
                 "user": user.username,
                 "groups": user.groups,
                 "uid": user.uid,
+                "extra": user.extra,
                 "nonResourceAttributes": {"path": "/metrics", "verb": "get"},
             },
         }
-        access = authz.create_subject_access_review(access_review)
-        return bool(access.status and access.status.allowed)
+        try:
+            access = authz.create_subject_access_review(access_review)
+        except Exception as exc:
+            log.warning("metrics: the SubjectAccessReview for %s failed: %s", user.username, exc)
+            return 500, False
+        if access.status and access.status.allowed:
+            return 200, True
+        log.info("metrics: %s may not GET /metrics", user.username)
+        return 403, True
 
-    async def authorize(token: str) -> bool:
+    async def authorize(token: str) -> int:
         now = time.monotonic()
         hit = cache.get(token)
-        if hit and now - hit[0] < 60:
+        if hit and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-        try:
-            allowed = await asyncio.to_thread(check, token)
-        except Exception as exc:
-            log.warning("metrics authorization failed: %s", exc)
-            return False
-        cache[token] = (now, allowed)
-        return allowed
+        status, keep = await asyncio.to_thread(check, token)
+        if keep:
+            if len(cache) >= CACHE_SIZE:
+                for old in [t for t, (at, _) in cache.items() if now - at >= CACHE_SECONDS] or list(cache):
+                    del cache[old]
+            cache[token] = (now, status)
+        return status
 
     return authorize
 
@@ -97,9 +117,12 @@ class Endpoints:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.authorize is not None:
-            auth = request.headers.get("Authorization", "")
-            if not auth.startswith("Bearer ") or not await self.authorize(auth[7:]):
-                return web.Response(status=403 if auth else 401, text="Forbidden" if auth else "Unauthorized")
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            status = (
+                await self.authorize(token.strip()) if scheme.lower() == "bearer" and token.strip() else 401
+            )
+            if status != 200:
+                return web.Response(status=status, text=REASONS.get(status, "Error"))
         body = exposition.render([REGISTRY])
         return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 

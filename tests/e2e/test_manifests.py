@@ -113,6 +113,9 @@ def test_rbac_is_least_privilege() -> None:
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"][0]["namespace"] == "ansible-operator-system"
     assert_only_reads_crds(named(objs, "ClusterRole", "crd-reader-role"))
+    assert_only_reviews(named(objs, "ClusterRole", "metrics-auth-role"))
+    assert named(objs, "ClusterRoleBinding", "metrics-auth-rolebinding")["subjects"] == binding["subjects"]
+    assert_only_reads_metrics(named(objs, "ClusterRole", "metrics-reader"))
     lease_role = named(objs, "Role", "leader-election-role")
     assert lease_role["metadata"]["namespace"] == "ansible-operator-system"
     assert {(g, r) for rule in lease_role["rules"] for g in rule["apiGroups"] for r in rule["resources"]} == {
@@ -135,6 +138,17 @@ def assert_only_reads_crds(role: dict) -> None:
     ]
 
 
+def assert_only_reviews(role: dict) -> None:
+    assert role["rules"] == [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+    ]
+
+
+def assert_only_reads_metrics(role: dict) -> None:
+    assert role["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+
+
 def test_namespaced_overlay_grants_nothing_cluster_wide() -> None:
     objs = rendered("namespaced")
     assert {o["kind"] for o in objs} - {"CustomResourceDefinition", "Namespace"} == {
@@ -145,9 +159,16 @@ def test_namespaced_overlay_grants_nothing_cluster_wide() -> None:
         "ClusterRoleBinding",
         "Deployment",
     }
-    # The only cluster-wide grant: reading CRDs (kopf's discovery).
-    (cluster_role,) = of_kind(objs, "ClusterRole")
-    assert_only_reads_crds(cluster_role)
+    # The only cluster-wide grants: reading CRDs (kopf's discovery) and, for --metrics-require-rbac,
+    # creating TokenReviews and SubjectAccessReviews; the metrics-reader role is bound to nobody.
+    assert_only_reads_crds(named(objs, "ClusterRole", "crd-reader-role"))
+    assert_only_reviews(named(objs, "ClusterRole", "metrics-auth-role"))
+    assert_only_reads_metrics(named(objs, "ClusterRole", "metrics-reader"))
+    assert len(of_kind(objs, "ClusterRole")) == 3
+    assert {b["roleRef"]["name"] for b in of_kind(objs, "ClusterRoleBinding")} == {
+        "ansible-operator-crd-reader-role",
+        "ansible-operator-metrics-auth-role",
+    }
     role = named(objs, "Role", "manager-role")
     binding = named(objs, "RoleBinding", "manager-rolebinding")
     (deploy,) = of_kind(objs, "Deployment")

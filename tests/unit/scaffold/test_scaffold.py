@@ -124,6 +124,9 @@ def test_init_generic_files_are_this_repositorys(tmp_path: Path) -> None:
         "config/rbac/crd_reader_role.yaml",
         "config/rbac/leader_election_role.yaml",
         "config/rbac/leader_election_role_binding.yaml",
+        "config/rbac/metrics_auth_role.yaml",
+        "config/rbac/metrics_auth_role_binding.yaml",
+        "config/rbac/metrics_reader_role.yaml",
     ]
     for rel in same:
         assert (tmp_path / "p" / rel).read_text() == (REPO / rel).read_text(), rel
