@@ -118,7 +118,7 @@ def can_i(admin: Kubectl, namespace: str, sa: str, *what: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+def setup(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("metrics-rbac")
     with devcluster.cluster(rbac=True) as cluster:
         admin = Kubectl(cluster.kubeconfig)
@@ -175,18 +175,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         op = operators.start(
             ns, "--metrics-bind-address=127.0.0.1:0", "--metrics-secure", "--metrics-require-rbac"
         )
-        failed = False
+        failures = request.session.testsfailed
         try:
             port = wait_for(
                 lambda: re.search(r"serving metrics on 127\.0\.0\.1:(\d+)", op.logs()), "the metrics port"
             ).group(1)
             yield Setup(admin, ns, op, int(port), tokens)
-        except BaseException:
-            failed = True
-            raise
         finally:
             operators.stop_all()
-            if failed or "FAILED" in op.logs():
+            if request.session.testsfailed != failures or sys.exc_info()[0] is not None:
                 sys.stderr.write(f"\n----- operator log -----\n{op.logs()[-20000:]}\n")
             for obj in cluster_scoped:
                 admin.delete(obj["kind"].lower(), obj["metadata"]["name"])
