@@ -55,6 +55,26 @@ class ConflictsExhausted(RuntimeError):
     """Every attempt of a write conflicted with another writer."""
 
 
+class ResourceNotServed(RuntimeError):
+    """A 404 that names no object: the API server does not serve the kind right now (a CRD that
+    is not established yet, as for a moment after the API server restarts). Not "the object is
+    gone": retried, never taken as a deletion."""
+
+
+def gone(exc: ApiException) -> bool:
+    """Whether a 404 says that the object is not there (its Status names it), rather than that the
+    API server does not serve its kind at that path. Raises ResourceNotServed for the latter."""
+    if exc.status != 404:
+        return False
+    try:
+        details = (json.loads(exc.body or "{}") or {}).get("details") or {}
+    except (TypeError, ValueError):
+        details = {}
+    if not details.get("name"):
+        raise ResourceNotServed(f"the API server does not serve this kind right now ({exc.reason})") from exc
+    return True
+
+
 class Kube:
     def __init__(self, api_client: k8s_client.ApiClient, *, threads: int = 4) -> None:
         self._api = api_client
@@ -90,7 +110,7 @@ class Kube:
             obj: dict[str, Any] | None = await self.call("GET", ref.path(namespace, name))
             return obj
         except ApiException as exc:
-            if exc.status == 404:
+            if gone(exc):
                 return None
             raise
 
@@ -130,9 +150,11 @@ class Kube:
                 if exc.status == 409:
                     continue
                 if exc.status == 404 and subresource == "status":
-                    subresource = None  # a CRD without the status subresource: status is part of the object
+                    # No status subresource (a CRD without one, a core kind): status is part of the
+                    # object. A kind not served at all (a CRD not established yet) says so next.
+                    subresource = None
                     continue
-                if exc.status == 404:
+                if gone(exc):  # raises ResourceNotServed for a 404 that names no object
                     return None
                 raise
         raise ConflictsExhausted(

@@ -19,7 +19,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from runner.cluster.kube import ConflictsExhausted, Kube, ResourceRef
+from runner.cluster.kube import ConflictsExhausted, Kube, ResourceNotServed, ResourceRef
 from runner.status import conditions as cond
 
 # (current conditions, generation, now) → new conditions
@@ -50,7 +50,7 @@ def retry_delay(exc: BaseException, attempt: int) -> float | None:
             return min(max(float(headers["Retry-After"]), 0.0), MAX_DELAY * 6)
         except (KeyError, TypeError, ValueError):
             return backoff
-    if isinstance(exc, HTTPError | OSError | asyncio.TimeoutError | ConflictsExhausted):
+    if isinstance(exc, HTTPError | OSError | asyncio.TimeoutError | ConflictsExhausted | ResourceNotServed):
         return backoff
     return None
 

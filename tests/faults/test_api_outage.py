@@ -71,12 +71,19 @@ def test_status_writes_that_meet_an_outage_land_when_the_api_returns(outage: Out
         outage.cluster.start_api()
     fault.tried("started the API server again on the same data after the jobs had ended")
 
+    last: dict[str, Any] = {}
+
+    def converged(n: str) -> dict[str, Any] | None:
+        last[n] = o = k.get("nap", n, ns)
+        return o if _converged(o, 2) else None
+
     for n in names:
-        obj = wait_for(
-            lambda n=n: (o := k.get("nap", n, ns)) and _converged(o, 2) and o,
-            f"{n} Successful for generation 2 after the outage",
-            timeout=180,
-        )
+        try:
+            obj = wait_for(
+                lambda n=n: converged(n), f"{n} Successful for generation 2 after the outage", timeout=180
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the CR as last seen: {last.get(n)}") from None
         assert not is_true(obj, "Failure")
     fault.checked(
         "every CR: Running=False, Successful=True, observedGeneration 2 (the change made before the outage)"

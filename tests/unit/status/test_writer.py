@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
-from runner.cluster.kube import ConflictsExhausted, ResourceRef
+from runner.cluster.kube import ConflictsExhausted, ResourceNotServed, ResourceRef, gone
 from runner.status import conditions as cond
 from runner.status.writer import MAX_DELAY, StatusWriter, retry_delay
 
@@ -100,3 +100,18 @@ def test_a_write_that_may_fail_is_tried_once() -> None:
     kube = FlakyKube(1, ConnectionRefusedError())
     written, slept = write(kube, until_landed=False)
     assert not written.landed and kube.calls == 1 and slept == []
+
+
+def test_a_404_that_names_no_object_is_not_a_deletion() -> None:
+    # Right after an API server restarts, a CRD's kind is not served yet: its 404 names nothing.
+    unserved = api_error(404)
+    unserved.body = (
+        '{"kind":"Status","reason":"NotFound","message":"the server could not find the requested resource"}'
+    )
+    with pytest.raises(ResourceNotServed):
+        gone(unserved)
+    named = api_error(404)
+    named.body = '{"kind":"Status","reason":"NotFound","details":{"name":"shop","kind":"webapps"}}'
+    assert gone(named)
+    assert not gone(api_error(409))
+    assert retry_delay(ResourceNotServed("x"), 0) == 0.5
