@@ -31,8 +31,9 @@ def configmap(name: str, namespace: str, data: dict[str, str], labels: dict[str,
     }
 
 
+@pytest.mark.parametrize("manage_status", [False, True])
 def test_core_kind_watch_gets_the_go_variable_names(
-    kubectl: Kubectl, namespace: str, operators: OperatorFactory, tmp_path: Path
+    kubectl: Kubectl, namespace: str, operators: OperatorFactory, tmp_path: Path, manage_status: bool
 ) -> None:
     watches = write_watches(
         tmp_path / "watches.yaml",
@@ -41,7 +42,7 @@ def test_core_kind_watch_gets_the_go_variable_names(
             "version": "v1",
             "kind": "ConfigMap",
             "role": "corecopy",
-            "manageStatus": False,  # a ConfigMap has no status
+            "manageStatus": manage_status,
             "selector": {"matchLabels": {SOURCE_LABEL: "yes"}},
         },
     )
@@ -64,6 +65,8 @@ def test_core_kind_watch_gets_the_go_variable_names(
     # The selector kept the unlabelled ConfigMap out, and the copies (unlabelled) too.
     assert kubectl.get("configmap", "bystander-copy", namespace) is None
     assert kubectl.get("configmap", "greeter-copy-copy", namespace) is None
+    # A ConfigMap has no status: with manageStatus the conditions are dropped, the role still runs.
+    assert "status" not in kubectl.get("configmap", "greeter", namespace)
 
 
 def test_watches_file_chosen_by_an_env_var_in_the_entrypoint(
