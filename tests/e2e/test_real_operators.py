@@ -94,6 +94,11 @@ def test_watches_file_chosen_by_an_env_var_in_the_entrypoint(
     assert echo_cm(kubectl, "not-chosen", namespace) is None
     assert not kubectl.get("echo", "not-chosen", namespace).get("status")
 
+    # The same entrypoint with the variable unset: one line says so (a usage error, exit code 2).
+    unset = operators.start(namespace, entrypoint='exec "$@" --watches-file="$WATCHES_FILE"')
+    assert unset.proc.wait(timeout=60) == 2
+    assert "--watches-file: the path is empty" in unset.logs()
+
 
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
 @pytest.mark.parametrize("executor", ["plain", "fast"])
