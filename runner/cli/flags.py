@@ -51,6 +51,15 @@ def _positive_duration(text: str) -> float:
     return value
 
 
+def _watches_file(text: str) -> str:
+    if not text.strip():
+        # `--watches-file=$WATCHES_FILE` in an entrypoint, with the variable not set.
+        raise argparse.ArgumentTypeError(
+            "the path is empty (a variable such as $WATCHES_FILE that is not set?)"
+        )
+    return text
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -81,7 +90,12 @@ def _log_events(text: str) -> str:
 def add_run_flags(p: argparse.ArgumentParser) -> None:
     cpus = os.cpu_count() or 1
     flag = p.add_argument
-    flag("--watches-file", default="./watches.yaml", help="path to watches.yaml (default ./watches.yaml)")
+    flag(
+        "--watches-file",
+        type=_watches_file,
+        default="./watches.yaml",
+        help="path to watches.yaml (default ./watches.yaml)",
+    )
     flag(
         "--max-concurrent-reconciles",
         type=_positive_int,

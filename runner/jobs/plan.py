@@ -129,4 +129,9 @@ def job_env(config: Config) -> dict[str, str]:
         config.collections_path or config.environ.get("ANSIBLE_COLLECTIONS_PATH") or DEFAULT_COLLECTIONS_PATH
     )
     env["ANSIBLE_COLLECTIONS_PATH"] = f"{collections}{os.pathsep}{BUNDLED_COLLECTIONS}"
+    # Jobs run in their own directory: a relative ANSIBLE_CONFIG means the operator's directory's
+    # file (Ansible would look for it in the job's directory and silently use its defaults).
+    ansible_config = config.environ.get("ANSIBLE_CONFIG")
+    if ansible_config and not os.path.isabs(os.path.expanduser(ansible_config)):
+        env["ANSIBLE_CONFIG"] = os.path.abspath(ansible_config)
     return env

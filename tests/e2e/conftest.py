@@ -91,7 +91,10 @@ class OperatorFactory:
         watches: Path | None = None,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        entrypoint: str | None = None,
     ) -> OperatorProcess:
+        """Start the operator; ``entrypoint`` is a shell script run instead, as an image's
+        entrypoint would be, with the operator's command line as ``"$@"``."""
         cwd = cwd or E2E_OPERATOR
         n = len(self.started)
         log_path = self.tmp / f"operator-{n}.log"
@@ -109,6 +112,8 @@ class OperatorFactory:
             f"--executor={os.environ.get('RUNNER_E2E_EXECUTOR', 'fast')}",
             *extra,
         ]
+        if entrypoint is not None:
+            args = ["/bin/sh", "-c", entrypoint, "entrypoint", *args]
         full_env = {
             **os.environ,
             "KUBECONFIG": self.kubeconfig,

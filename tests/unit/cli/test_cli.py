@@ -209,6 +209,7 @@ def test_runner_dir_from_environment() -> None:
         (["run", "--ansible-log-events=loud"], "--ansible-log-events"),
         (["run", "--log-format=xml"], "--log-format"),
         (["run", "--no-such-flag"], "--no-such-flag"),
+        (["run", "--watches-file="], "--watches-file: the path is empty"),
         (["frobnicate"], "frobnicate"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from runner.jobs.plan import (
     PERIOD_ANNOTATION,
     VERBOSITY_ANNOTATION,
     SpecError,
+    job_env,
     plan_job,
 )
 
@@ -247,3 +249,17 @@ def test_the_bundled_collection_is_where_jobs_are_told_to_look() -> None:
     from runner.jobs.plan import BUNDLED_COLLECTIONS
 
     assert (BUNDLED_COLLECTIONS / "ansible_collections" / "operator_sdk" / "util" / "galaxy.yml").is_file()
+
+
+def test_relative_ansible_config_names_the_operators_directorys_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert job_env(cfg(ANSIBLE_CONFIG="ansible.cfg"))["ANSIBLE_CONFIG"] == str(tmp_path / "ansible.cfg")
+    assert job_env(cfg(ANSIBLE_CONFIG="conf/ops.cfg"))["ANSIBLE_CONFIG"] == str(tmp_path / "conf" / "ops.cfg")
+
+
+@pytest.mark.parametrize("value", ["/opt/ansible/ansible.cfg", "~/ansible.cfg"])
+def test_absolute_ansible_config_is_left_as_it_is(value: str) -> None:
+    assert "ANSIBLE_CONFIG" not in job_env(cfg(ANSIBLE_CONFIG=value))  # the operator's own is passed on
+    assert "ANSIBLE_CONFIG" not in job_env(cfg())
