@@ -15,4 +15,5 @@ echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
 echo "== pytest (the operator end-to-end tests and crash points again, on the plain executor)" >&2
 RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider \
   tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_dependents.py tests/e2e/test_compat.py \
-  tests/faults/test_crash_points.py tests/faults/test_api_outage.py "$@"
+  tests/faults/test_api_outage.py "tests/faults/test_crash_points.py::test_crash_during_the_job" \
+  "tests/faults/test_crash_points.py::test_crash_between_the_job_and_its_status_write" "$@"
