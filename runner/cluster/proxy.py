@@ -80,7 +80,7 @@ class Grant:
     @property
     def kind(self) -> str:
         """The watched kind the job runs for, as the RBAC record names it (group/version/Kind)."""
-        return f"{self.owner.api_version}/{self.owner.kind}"
+        return rbaccalls.kind_key(self.owner.api_version, self.owner.kind)
 
 
 class ProxyPortError(RuntimeError):

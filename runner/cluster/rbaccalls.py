@@ -57,6 +57,17 @@ class Call:
         return cls(str(data["group"]), str(data["resource"]), str(data["verb"]), bool(data["namespaced"]))
 
 
+def kind_key(api_version: str, kind: str) -> str:
+    """How the record names a watched kind: ``demo.example.com/v1alpha1/WebApp``."""
+    return f"{api_version}/{kind}"
+
+
+def watching(group: str, plural: str, namespaced: bool) -> list[Call]:
+    """What the operator's dependent watch of a kind the jobs write needs (list, then watch);
+    ``namespaced``: the kind is, so a namespaced operator watches it in its namespaces only."""
+    return [Call(group, plural, verb, namespaced) for verb in ("list", "watch")]
+
+
 def _truthy(query: Mapping[str, list[str]], key: str) -> bool:
     return any(v.lower() in ("1", "true") for v in query.get(key, []))
 
@@ -116,8 +127,13 @@ def load(path: Path) -> dict[str, set[Call]]:
 
 
 def dumps(calls: Mapping[str, Iterable[Call]]) -> str:
-    kinds = {kind: [c.as_json() for c in sorted(set(cs))] for kind, cs in sorted(calls.items())}
-    return json.dumps({"format": FORMAT, "kinds": kinds}, indent=1) + "\n"
+    """The record as JSON, one call a line, kinds and calls sorted (a stable diff)."""
+    kinds = []
+    for kind, cs in sorted(calls.items()):
+        lines = ",\n".join(f"   {json.dumps(c.as_json())}" for c in sorted(set(cs)))
+        kinds.append(f"  {json.dumps(kind)}: [\n{lines}\n  ]")
+    body = ",\n".join(kinds)
+    return f'{{\n "format": {FORMAT},\n "kinds": {{\n{body}\n }}\n}}\n'
 
 
 def merge_into(path: Path, calls: Mapping[str, Iterable[Call]]) -> None:

@@ -106,7 +106,7 @@ def block_body(rules: list[Rule]) -> str:
                 f"# cluster-wide calls ({', '.join(rule.cluster_wide)}): a Role (config/namespaced)"
                 " cannot grant them\n"
             )
-        out.append(dump([rule.as_yaml()]))
+        out.append(dump([rule.as_yaml()]).replace("- ''\n", '- ""\n'))
     return "".join(out)
 
 
