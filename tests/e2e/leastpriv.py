@@ -54,7 +54,8 @@ def install(admin: Kubectl, cluster: devcluster.Cluster, project: Path, overlay:
     admin.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     (sa,) = [o["metadata"]["name"] for o in objs if o["kind"] == "ServiceAccount"]
     token = devcluster.sa_token(cluster, ns, sa)
-    kubeconfig = sa_kubeconfig(admin, token, ns, tmp / f"{sa}.kubeconfig")
+    kubeconfig = tmp / f"{sa}.kubeconfig"
+    kubeconfig.write_text(devcluster.sa_kubeconfig(admin.kubeconfig, token, ns))
     crd = next(o for o in objs if o["kind"] == "CustomResourceDefinition")
     who = f"--as=system:serviceaccount:{ns}:{sa}"
     plural = f"{crd['spec']['names']['plural']}.{crd['spec']['group']}"
@@ -67,34 +68,13 @@ def install(admin: Kubectl, cluster: devcluster.Cluster, project: Path, overlay:
     )
     cluster_scoped = [o for o in objs if "namespace" not in o["metadata"] and o["kind"] != "Namespace"]
     cluster_scoped = [o for o in cluster_scoped if o["kind"] != "CustomResourceDefinition"]
-    return Installed(ns, sa, kubeconfig, cluster_scoped)
+    return Installed(ns, sa, str(kubeconfig), cluster_scoped)
 
 
 def uninstall(admin: Kubectl, installed: Installed) -> None:
     for obj in installed.cluster_scoped:
         admin.delete(obj["kind"].lower(), obj["metadata"]["name"])
     admin.run("delete", "namespace", installed.namespace, "--wait=false", check=False)
-
-
-def sa_kubeconfig(admin: Kubectl, token: str, namespace: str, path: Path) -> str:
-    """The admin kubeconfig's server and CA with the ServiceAccount's token as the only credentials."""
-    view = yaml.safe_load(admin.run("config", "view", "--raw", "--minify", "--flatten").stdout)
-    (c,) = view["clusters"]
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [c],
-                "users": [{"name": "sa", "user": {"token": token}}],
-                "contexts": [
-                    {"name": "sa", "context": {"cluster": c["name"], "user": "sa", "namespace": namespace}}
-                ],
-                "current-context": "sa",
-            }
-        )
-    )
-    return str(path)
 
 
 def forbidden(op: OperatorProcess) -> list[str]:
