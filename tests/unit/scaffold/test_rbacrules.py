@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
-from runner.cluster.rbaccalls import Call
-from runner.scaffold import rbacrules
+from runner.cli.main import main as cli
+from runner.cluster.rbaccalls import Call, merge_into
+from runner.scaffold import create_api, init_project, rbacrules
 
 ROLE = """\
 apiVersion: rbac.authorization.k8s.io/v1
@@ -126,3 +129,47 @@ def test_check_names_the_calls_the_role_does_not_grant() -> None:
 )
 def test_what_a_rule_grants(rule: dict[str, object], call: Call, granted: bool) -> None:
     assert rbacrules.grants(rule, call) is granted
+
+
+# ---- the scaffolded block and the command
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "kv"
+    init_project(root, domain="example.com")
+    create_api(root, group="cache", version="v1", kind="Memcached", generate_role=True)
+    return root
+
+
+def test_init_and_create_api_scaffold_the_block_once(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    create_api(root, group="cache", version="v1", kind="Redis", generate_role=True)
+    text = (root / "config/rbac/role.yaml").read_text()
+    assert text.count("generated:begin rbac/job-calls") == 1
+    assert text.index("generated:end rbac/job-calls") < text.index("+kubebuilder:scaffold:rules")
+    # a project made before the block existed gets it from create api
+    old = rbacrules.without_block(text)
+    old = "".join(line for line in old.splitlines(keepends=True) if "rbac/job-calls" not in line)
+    (root / "config/rbac/role.yaml").write_text(old)
+    create_api(root, group="cache", version="v1", kind="Redis", generate_role=True)
+    assert (root / "config/rbac/role.yaml").read_text().count("generated:begin rbac/job-calls") == 1
+
+
+def test_the_rbac_command_prints_writes_and_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path)
+    assert cli(["rbac", f"--project-dir={root}"]) == 1
+    assert "--rbac-record=" in capsys.readouterr().err  # says how to make the record
+    merge_into(root / ".ansible-operator/rbac-calls.json", RECORD)
+    assert cli(["rbac", f"--project-dir={root}", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "patch deployments (API group apps, in a namespace), made by Foo" in err
+    assert cli(["rbac", f"--project-dir={root}"]) == 0
+    printed = capsys.readouterr().out
+    assert "- apps" in printed and "memcacheds" not in printed
+    assert cli(["rbac", f"--project-dir={root}", "--write"]) == 0
+    assert "updated" in capsys.readouterr().out
+    assert cli(["rbac", f"--project-dir={root}", "--check"]) == 0
+    assert cli(["rbac", f"--project-dir={root}", "--write"]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert cli(["rbac", f"--project-dir={root}", "--kind=Nope"]) == 1
+    assert "recorded kinds: Bar, Foo" in capsys.readouterr().err
