@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import yaml
@@ -145,7 +146,7 @@ def test_a_scaffolded_project_records_writes_and_runs_with_its_rules(
     )
 
     # 1. molecule's way: a run with --rbac-record, here as the cluster admin
-    rec_ns = f"lp-rec-{tmp_path.name[-6:]}".lower().replace("_", "-")
+    rec_ns = f"lp-rec-{uuid.uuid4().hex[:6]}"
     rbac_admin.run("create", "namespace", rec_ns)
     ops = OperatorFactory(rbac_cluster.kubeconfig, tmp_path / "rec")
     (tmp_path / "rec").mkdir()
@@ -179,3 +180,4 @@ def test_a_scaffolded_project_records_writes_and_runs_with_its_rules(
         ops.stop_all()
         show_logs_on_failure(ops)
         leastpriv.uninstall(rbac_admin, installed)
+        rbac_admin.run("delete", "-f", str(root / "config/crd/bases"), "--wait=false", check=False)
