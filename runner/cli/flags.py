@@ -153,6 +153,13 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         help="where job directories live (default $TMPDIR/ansible-operator-runner-<uid>)",
     )
     flag(
+        "--rbac-record",
+        default=None,
+        metavar="FILE",
+        help="record every API call of the jobs (per watched kind) into FILE, for `ansible-operator rbac`"
+        " (default: not recorded)",
+    )
+    flag(
         "--job-timeout",
         type=_duration,
         default=DEFAULT_JOB_TIMEOUT,
@@ -302,6 +309,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         proxy_port=args.proxy_port,
         executor=args.executor or environ.get("ANSIBLE_OPERATOR_EXECUTOR") or "fast",
         warm_idle_timeout=args.warm_worker_idle_timeout,
+        rbac_record=Path(args.rbac_record).absolute() if args.rbac_record else None,
         environ=dict(environ),
     )
 

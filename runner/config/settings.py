@@ -43,6 +43,7 @@ class Config:
     proxy_port: int = 0
     executor: str = "fast"
     warm_idle_timeout: float = DEFAULT_WARM_IDLE_TIMEOUT
+    rbac_record: Path | None = None  # --rbac-record: where the jobs' API calls are recorded
     environ: Mapping[str, str] = field(default_factory=dict)
 
     @property
