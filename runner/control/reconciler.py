@@ -145,7 +145,7 @@ class Reconciler:
             private_data_dir=path,
             playbook=playbook,
             project_dir=playbook.parent,
-            envvars={**job_env(self.config), **access_env},
+            envvars={**job_env(self.config, playbook.parent), **access_env},
             verbosity=plan.verbosity,
             cmdline=self.config.ansible_args or None,
             timeout=self.config.job_timeout,
