@@ -63,7 +63,10 @@ class Memcached:
 
     def start(self) -> OperatorProcess:
         return self.factory.start(
-            self.ns, "--metrics-bind-address=127.0.0.1:0", cwd=PROJECT, env={"METRICS_MARKER": str(self.marker)}
+            self.ns,
+            "--metrics-bind-address=127.0.0.1:0",
+            cwd=PROJECT,
+            env={"METRICS_MARKER": str(self.marker)},
         )
 
     def get(self, resource: str, name: str) -> dict[str, Any] | None:
@@ -193,15 +196,26 @@ def test_restarted_operator_makes_the_service_again(memcached: Memcached) -> Non
 def test_deleting_the_cr_runs_the_finalizer_and_collects_the_deployment(memcached: Memcached) -> None:
     kubectl, ns = memcached.kubectl, memcached.ns
     kubectl.apply(
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deleteme", "namespace": ns}, "data": {"delete": "me"}}
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "deleteme", "namespace": ns},
+            "data": {"delete": "me"},
+        }
     )
     cr = memcached.get("memcached", "memcached-sample")
     assert "cache.example.com/finalizer" in cr["metadata"]["finalizers"]
     kubectl.delete("memcached", "memcached-sample", ns)
-    wait_for(lambda: memcached.get("memcached", "memcached-sample") is None, "the CR to be deleted", timeout=60)
+    wait_for(
+        lambda: memcached.get("memcached", "memcached-sample") is None, "the CR to be deleted", timeout=60
+    )
     assert memcached.get("configmap", "deleteme") is None  # the finalizer role removed it
     wait_for(
-        lambda: not kubectl.run("get", "deployments", "-n", ns, "-l", "app=memcached", "-o", "name").stdout.strip(),
+        lambda: (
+            not kubectl.run(
+                "get", "deployments", "-n", ns, "-l", "app=memcached", "-o", "name"
+            ).stdout.strip()
+        ),
         "the Deployment to be garbage-collected",
         timeout=30,
     )
