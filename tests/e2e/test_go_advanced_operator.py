@@ -8,8 +8,9 @@ watch with `manageStatus: false`, a `selector`, `snakeCaseParameters: false`,
 `watchClusterScopedResources`, a finalizer playbook), an inventory directory with group_vars, a
 filter plugin and `roles_path` from the operator's ansible.cfg, a vaulted variable file. It runs
 as the Go manager runs it: `--ansible-args='--vault-password-file .../pwd.yml'` as one argument
-with its single quotes, `ANSIBLE_INVENTORY` naming the inventory directory, `ANSIBLE_DEBUG_LOGS=TRUE`,
-the collection installed with `ansible-galaxy`. One operator process serves every case.
+with its single quotes, `ANSIBLE_INVENTORY` naming the inventory directory, `ANSIBLE_DEBUG_LOGS=TRUE`
+(every job's output in the operator log), the collection installed with `ansible-galaxy`. One
+operator process serves every case.
 
 The cases do what the Go `molecule/default/tasks/*_test.yml` check:
 
@@ -186,6 +187,15 @@ def test_inventorytest_runs_on_the_inventory_group(advanced: Advanced) -> None:
     data = advanced.data("inventory-cm")
     assert data["sentinel"] == "test"
     assert yaml.safe_load(data["groups"])["test"] == ["127.0.0.1"]
+
+
+def test_debug_logs_show_each_jobs_output(advanced: Advanced) -> None:
+    # ANSIBLE_DEBUG_LOGS=TRUE (the Go manager's test overlay sets it): every job's whole output.
+    running(advanced.kubectl, "inventorytest", "inventorytest-sample", advanced.ns)
+    logs = advanced.op.logs()
+    start = logs.index("[InventoryTest")
+    assert "Ansible Debug Result" in logs[start:]
+    assert "PLAY [test]" in logs and "PLAY RECAP" in logs
 
 
 def test_collectiontest_runs_a_collection_role(advanced: Advanced) -> None:
