@@ -18,7 +18,11 @@ from tests.e2e.kube import Kubectl, condition, wait_for
 
 GO_OPERATORS = Path(__file__).resolve().parent / "go_operators"
 
-__all__ = ["GO_OPERATORS", "install_crds", "module_operators", "running"]
+__all__ = ["FIRST_RUN_TIMEOUT", "GO_OPERATORS", "install_crds", "module_operators", "running", "succeeded"]
+
+# The first runs of a module start the warm workers and, on the plain executor or a busy machine,
+# a role of 25 tasks takes minutes: the first waits are generous (they end as soon as it is done).
+FIRST_RUN_TIMEOUT = 300.0
 
 
 def install_crds(kubectl: Kubectl, group: str, version: str, kinds: list[str]) -> None:
@@ -48,7 +52,9 @@ def module_operators(
         kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
 
 
-def running(kubectl: Kubectl, resource: str, name: str, ns: str) -> dict[str, Any]:
+def running(
+    kubectl: Kubectl, resource: str, name: str, ns: str, timeout: float = FIRST_RUN_TIMEOUT
+) -> dict[str, Any]:
     """Wait for ``Running=True`` reason ``Successful`` (what several Go molecule tests wait for)."""
 
     def check() -> dict[str, Any] | None:
@@ -56,4 +62,17 @@ def running(kubectl: Kubectl, resource: str, name: str, ns: str) -> dict[str, An
         cond = condition(obj, "Running")
         return obj if cond and cond.get("status") == "True" and cond.get("reason") == "Successful" else None
 
-    return wait_for(check, f"{resource} {ns}/{name} Running=True reason Successful")
+    return wait_for(check, f"{resource} {ns}/{name} Running=True reason Successful", timeout=timeout)
+
+
+def succeeded(
+    kubectl: Kubectl, resource: str, name: str, ns: str, timeout: float = FIRST_RUN_TIMEOUT
+) -> dict[str, Any]:
+    """Wait for ``Successful=True`` (what the Go molecule tests wait for after creating a CR)."""
+
+    def check() -> dict[str, Any] | None:
+        obj = kubectl.get(resource, name, ns)
+        cond = condition(obj, "Successful")
+        return obj if cond and cond.get("status") == "True" else None
+
+    return wait_for(check, f"{resource} {ns}/{name} Successful=True", timeout=timeout)

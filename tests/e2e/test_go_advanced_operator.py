@@ -57,9 +57,15 @@ import yaml
 
 from runner.cluster import devcluster
 from tests.e2e.conftest import OperatorFactory, OperatorProcess
-from tests.e2e.goproject import GO_OPERATORS, install_crds, module_operators, running
+from tests.e2e.goproject import (
+    FIRST_RUN_TIMEOUT,
+    GO_OPERATORS,
+    install_crds,
+    module_operators,
+    running,
+    succeeded,
+)
 from tests.e2e.kube import Kubectl, condition, wait_for
-from tests.e2e.test_reconcile import successful
 
 GROUP = "test.example.com"
 KINDS = [
@@ -83,7 +89,9 @@ class Advanced:
         return self.kubectl.get(resource, name, ns or self.ns)
 
     def data(self, configmap: str, ns: str | None = None) -> dict[str, str]:
-        cm = wait_for(lambda: self.get("configmap", configmap, ns), f"ConfigMap {configmap}")
+        cm = wait_for(
+            lambda: self.get("configmap", configmap, ns), f"ConfigMap {configmap}", FIRST_RUN_TIMEOUT
+        )
         return dict(cm.get("data") or {})
 
 
@@ -204,21 +212,21 @@ def test_collectiontest_runs_a_collection_role(advanced: Advanced) -> None:
 
 
 def test_argstest_decrypts_with_the_vault_password_from_ansible_args(advanced: Advanced) -> None:
-    successful(advanced.kubectl, "argstest", "args-test", advanced.ns)
+    succeeded(advanced.kubectl, "argstest", "args-test", advanced.ns)
     assert advanced.data("args-test")["msg"] == "The decrypted value is thisisatest"
 
 
 def test_casetest_keeps_camel_case_keys(advanced: Advanced) -> None:
-    successful(advanced.kubectl, "casetest", "casetest-sample", advanced.ns)
+    succeeded(advanced.kubectl, "casetest", "casetest-sample", advanced.ns)
     assert advanced.data("casetest-sample")["shouldBeCamel"] == "true"
 
 
 def test_reconciliationtest_requeues_until_five(advanced: Advanced) -> None:
-    successful(advanced.kubectl, "reconciliationtest", "reconciliation-test", advanced.ns)
+    succeeded(advanced.kubectl, "reconciliationtest", "reconciliation-test", advanced.ns)
     wait_for(
         lambda: advanced.data("reconciliation-test").get("iterations") == "5",
         "requeue_after to run the CR until its counter is 5",
-        timeout=60,
+        timeout=FIRST_RUN_TIMEOUT,
     )
 
 
@@ -258,7 +266,7 @@ def test_secretstest_mirrors_a_secret_without_status(advanced: Advanced) -> None
 
 def test_clusterannotationtest_annotates_and_restores_cluster_scoped_dependents(advanced: Advanced) -> None:
     kubectl, ns = advanced.kubectl, advanced.ns
-    successful(kubectl, "clusterannotationtest", "clusterannotationtest-sample", ns)
+    succeeded(kubectl, "clusterannotationtest", "clusterannotationtest-sample", ns)
     external = f"{ns}-external"
     cm = wait_for(
         lambda: advanced.get("configmap", "clusterannotationtest-sample", external), "the external ConfigMap"
@@ -302,6 +310,6 @@ def test_finalizerconcurrencytest_finalizer_runs_after_the_running_reconcile(adv
     wait_for(
         lambda: advanced.get("finalizerconcurrencytest", "finalizer-concurrency-test") is None,
         "the CR to be deleted once its finalizer ran",
-        timeout=60,
+        timeout=FIRST_RUN_TIMEOUT,
     )
     assert advanced.data("finalizer-concurrency-results")["finalizer"] == "success"

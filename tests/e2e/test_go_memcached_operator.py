@@ -44,10 +44,9 @@ import pytest
 
 from runner.cluster import devcluster
 from tests.e2e.conftest import OperatorFactory, OperatorProcess
-from tests.e2e.goproject import GO_OPERATORS, install_crds, module_operators
+from tests.e2e.goproject import FIRST_RUN_TIMEOUT, GO_OPERATORS, install_crds, module_operators, succeeded
 from tests.e2e.kube import Kubectl, condition, wait_for
 from tests.e2e.test_metrics import scrape
-from tests.e2e.test_reconcile import successful
 
 PROJECT = GO_OPERATORS / "memcached"
 GROUP = "cache.example.com"
@@ -94,7 +93,7 @@ def memcached(
     with module_operators(kubectl, cluster.kubeconfig, tmp, "go-memcached", request) as (ns, factory):
         env = Memcached(ns, factory, kubectl, tmp / "metricsbumped")
         kubectl.apply(sample("Memcached", "memcached-sample", ns, {"size": 1}))
-        successful(kubectl, "memcached", "memcached-sample", ns)
+        succeeded(kubectl, "memcached", "memcached-sample", ns)
         yield env
 
 
@@ -177,8 +176,8 @@ def test_foo_and_memfin_samples_succeed(memcached: Memcached) -> None:
         sample("Foo", "foo-sample", memcached.ns, {"foo": "bar"}),
         sample("Memfin", "memfin-sample", memcached.ns, {"foo": "bar"}),
     )
-    successful(memcached.kubectl, "foo", "foo-sample", memcached.ns)
-    successful(memcached.kubectl, "memfin", "memfin-sample", memcached.ns)
+    succeeded(memcached.kubectl, "foo", "foo-sample", memcached.ns)
+    succeeded(memcached.kubectl, "memfin", "memfin-sample", memcached.ns)
 
 
 def test_restarted_operator_makes_the_service_again(memcached: Memcached) -> None:
@@ -190,6 +189,7 @@ def test_restarted_operator_makes_the_service_again(memcached: Memcached) -> Non
     wait_for(
         lambda: (s := memcached.get("service", "test-service")) and s["metadata"]["uid"] != uid,
         "test-service to be made again after the restart",
+        timeout=FIRST_RUN_TIMEOUT,
     )
 
 
@@ -207,7 +207,9 @@ def test_deleting_the_cr_runs_the_finalizer_and_collects_the_deployment(memcache
     assert "cache.example.com/finalizer" in cr["metadata"]["finalizers"]
     kubectl.delete("memcached", "memcached-sample", ns)
     wait_for(
-        lambda: memcached.get("memcached", "memcached-sample") is None, "the CR to be deleted", timeout=60
+        lambda: memcached.get("memcached", "memcached-sample") is None,
+        "the CR to be deleted",
+        timeout=FIRST_RUN_TIMEOUT,
     )
     assert memcached.get("configmap", "deleteme") is None  # the finalizer role removed it
     wait_for(
