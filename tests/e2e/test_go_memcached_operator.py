@@ -23,7 +23,8 @@ Cases of the Go test and how they run here:
   pod; here the same text is read from the operator's `/metrics` directly (exec is out of scope on
   kube-lite: no pods run);
 - the `test-local` scenario's restart (the Go test kills the operator pod): the operator process is
-  stopped and started again, then `test-service` is deleted and must be made again;
+  stopped and started again; once its start-up runs are over, `test-service` is deleted and must
+  be made again (by the dependent watch, restored from the runner directory);
 - deleting the CR: the finalizer role runs (it removes the `deleteme` ConfigMap the test made,
   which the Go test makes too), the CR goes, and the Deployment is garbage-collected;
 - Foo and Memfin (their scaffolded tests): the samples become `Successful=True`.
