@@ -23,7 +23,7 @@ from runner.control.scheduler import Outcome
 from runner.jobs import jobdir
 from runner.jobs.executor import Executor, JobSpec
 from runner.jobs.extravars import dump_extravars
-from runner.jobs.joblog import event_logger
+from runner.jobs.joblog import debug_logs_enabled, event_logger, job_stdout
 from runner.jobs.plan import JobPlan, SpecError, job_env, plan_job
 from runner.jobs.results import JobResult, summarize
 from runner.serve import usermetrics
@@ -56,6 +56,7 @@ class Reconciler:
         self.post_event = post_event
         self.access = access
         self.status = status_writer or StatusWriter(kube)
+        self.debug_logs = debug_logs_enabled(config.environ)
 
     async def reconcile(
         self, watch: Watch, ref: ResourceRef, obj: Mapping[str, Any], reasons: frozenset[str]
@@ -145,7 +146,7 @@ class Reconciler:
             private_data_dir=path,
             playbook=playbook,
             project_dir=playbook.parent,
-            envvars={**job_env(self.config), **access_env},
+            envvars={**job_env(self.config, playbook.parent), **access_env},
             verbosity=plan.verbosity,
             cmdline=self.config.ansible_args or None,
             timeout=self.config.job_timeout,
@@ -158,6 +159,9 @@ class Reconciler:
         finally:
             JOBS_RUNNING.dec()
             close()
+        if self.debug_logs:
+            output = await asyncio.to_thread(job_stdout, path, ident)
+            jlog.info("Ansible Debug Result\n%s", output.rstrip())
         return summarize(outcome, timeout=self.config.job_timeout), jlog
 
     def _event_callback(self, jlog: CRLogger) -> Callable[[Mapping[str, Any]], None]:

@@ -1,10 +1,41 @@
-"""Job events → operator log lines (the Go operator's ``--ansible-log-events`` levels)."""
+"""Job events → operator log lines (the Go operator's ``--ansible-log-events`` levels), and the
+whole output of a job when ``ANSIBLE_DEBUG_LOGS`` asks for it."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+
+DEBUG_LOGS_ENV = "ANSIBLE_DEBUG_LOGS"
+# Go's strconv.ParseBool: anything else (unset, "yes", "on") is false.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+
+
+def debug_logs_enabled(environ: Mapping[str, str]) -> bool:
+    """Whether every job's whole output goes to the operator log (``ANSIBLE_DEBUG_LOGS``, read as
+    the Go operator reads it)."""
+    return environ.get(DEBUG_LOGS_ENV, "") in _GO_TRUE
+
+
+DEBUG_OUTPUT_LIMIT = 256 * 1024  # bytes of a job's output logged at most (its end)
+
+
+def job_stdout(private_data_dir: Path, ident: str, limit: int = DEBUG_OUTPUT_LIMIT) -> str:
+    """The job's output as ansible-playbook printed it (ansible-runner's ``stdout`` artifact);
+    of a longer output, its last ``limit`` bytes, saying how much was left out."""
+    try:
+        with open(private_data_dir / "artifacts" / ident / "stdout", "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(size - limit, 0))
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    if size > limit:
+        return f"[the first {size - limit} bytes left out; the job's artifacts have all]\n{text}"
+    return text
+
 
 QUIET_ACTIONS = frozenset({"set_fact", "ansible.builtin.set_fact", "debug", "ansible.builtin.debug"})
 

@@ -15,6 +15,7 @@ from runner.config.durations import parse_duration
 from runner.config.settings import Config
 from runner.config.watches import Watch
 from runner.jobs.extravars import ReservedVariableError, build_extravars, check_spec_keys
+from runner.jobs.rolespath import default_roles_path, job_ansible_cfg
 
 ANNOTATION_PREFIX = "ansible.sdk.operatorframework.io/"
 PERIOD_ANNOTATION = ANNOTATION_PREFIX + "reconcile-period"
@@ -116,8 +117,9 @@ BUNDLED_COLLECTIONS = Path(__file__).resolve().parents[1] / "ansible" / "collect
 DEFAULT_COLLECTIONS_PATH = "~/.ansible/collections:/usr/share/ansible/collections"
 
 
-def job_env(config: Config) -> dict[str, str]:
-    """Environment added to the operator's own for every job (the access adds the kubeconfig)."""
+def job_env(config: Config, project_dir: Path | None = None) -> dict[str, str]:
+    """Environment added to the operator's own for every job (the access adds the kubeconfig);
+    ``project_dir`` is the job's working directory (the playbook's)."""
     # ansible-playbook and friends come from the runner's own environment (a virtualenv or the image).
     bindir = os.path.dirname(sys.executable)
     path = config.environ.get("PATH", os.defpath)
@@ -134,4 +136,20 @@ def job_env(config: Config) -> dict[str, str]:
     ansible_config = config.environ.get("ANSIBLE_CONFIG")
     if ansible_config and not os.path.isabs(os.path.expanduser(ansible_config)):
         env["ANSIBLE_CONFIG"] = os.path.abspath(ansible_config)
+    if not config.roles_path:
+        cwd = os.getcwd()
+        cfg = job_ansible_cfg({**config.environ, **env}, str(project_dir) if project_dir else None)
+        roles = default_roles_path(
+            config.environ, cwd, os.path.isdir(os.path.join(cwd, "roles")), _read_text(cfg) if cfg else None
+        )
+        if roles:
+            env["ANSIBLE_ROLES_PATH"] = roles
     return env
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
