@@ -1,0 +1,43 @@
+"""What to do when the API server refused a number or boolean where it wants a string. Pure.
+
+ansible-core 2.19 templates natively: ``"{{ (count | int) + 1 }}"`` is the number 6, where 2.18
+(the Go operator's image) made it the string "6". A role written for 2.18 that puts such a value
+in a string field (a ConfigMap's ``data``, a label, a CRD field typed ``string``) is refused by
+the API server on 2.19, with a message about Go types that does not say what to change. The
+runner does not rewrite what a role sends (it could not know every string field, and a string
+made from a boolean would differ from 2.18's ``True`` anyway); it adds the fix to the message.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# The API server's words: a built-in kind's JSON decoding, and a CRD's structural schema.
+_WRONG_TYPE = re.compile(
+    r"cannot unmarshal (?:number|bool) into Go struct field \S+ of type string"
+    r'|Invalid value: "(?:integer|number|boolean)": \S+ in body must be of type string'
+)
+
+# Short: the Failure condition keeps 300 characters, and the API server's message comes first.
+HINT_219 = '(ansible-core 2.19 makes "{{ n + 1 }}" a number, not a string: add "| string")'
+HINT_218 = '(a number or boolean where a string is wanted: add "| string" or quote it)'
+
+
+def with_hint(message: str, ansible_core: tuple[int, int]) -> str:
+    """``message`` with the fix added when it is the API server refusing a non-string for a string."""
+    if not _WRONG_TYPE.search(message):
+        return message
+    return f"{message} {HINT_219 if ansible_core >= (2, 19) else HINT_218}"
+
+
+@lru_cache(maxsize=1)
+def installed_ansible_core() -> tuple[int, int]:
+    """The ansible-core the jobs run with (the one installed next to the runner); (0, 0) if none."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = version("ansible-core").split(".")[:2]
+        return int(major), int(minor)
+    except (PackageNotFoundError, ValueError):
+        return 0, 0
