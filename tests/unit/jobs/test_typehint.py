@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from runner.jobs.results import failure_messages
-from runner.jobs.typehint import HINT_218, HINT_219, installed_ansible_core, with_hint
+from runner.jobs.typehint import (
+    A_STRING_218,
+    A_STRING_219,
+    NOT_A_STRING_218,
+    NOT_A_STRING_219,
+    installed_ansible_core,
+    with_hint,
+)
 
 CONFIGMAP = (
     'write the next count: Failed to create object: ConfigMap in version "v1" cannot be handled as a '
@@ -21,16 +28,32 @@ CRD_FIELD = (
 
 def test_templated_numbers_in_string_fields_get_the_fix() -> None:
     for message in (CONFIGMAP, LABEL, CRD_FIELD):
-        assert with_hint(message, (2, 19)) == f"{message} {HINT_219}"
-        assert with_hint(message, (2, 18)) == f"{message} {HINT_218}"
-    assert '"| string"' in HINT_219 and "ansible-core 2.19" in HINT_219
-    assert '"| string"' in HINT_218 and "2.19" not in HINT_218
+        assert with_hint(message, (2, 19)) == f"{message} {NOT_A_STRING_219}"
+        assert with_hint(message, (2, 18)) == f"{message} {NOT_A_STRING_218}"
+    assert '"| string"' in NOT_A_STRING_219 and "ansible-core 2.19" in NOT_A_STRING_219
+    assert '"| string"' in NOT_A_STRING_218 and "2.19" not in NOT_A_STRING_218
+
+
+def test_templated_strings_in_number_fields_get_the_fix() -> None:
+    replicas = (
+        'Configure the Deployment web: Failed to apply object: Deployment in version "v1" cannot be '
+        "handled as a Deployment: json: cannot unmarshal string into Go struct field "
+        "DeploymentSpec.spec.replicas of type int32"
+    )
+    size = (
+        'set the size: Failed to create object: Widget.e2e.example.com "w" is invalid: spec.size: '
+        'Invalid value: "string": spec.size in body must be of type integer: "string"'
+    )
+    for message in (replicas, size):
+        assert with_hint(message, (2, 18)) == f"{message} {A_STRING_218}"
+        assert with_hint(message, (2, 19)) == f"{message} {A_STRING_219}"
+    assert "ansible-core 2.18" in A_STRING_218 and '"{{ n }}"' in A_STRING_218
 
 
 def test_other_failures_are_left_alone() -> None:
     for message in (
         'label it: Failed to create object: ConfigMap "x" is invalid: metadata.labels: Invalid value: "a b"',
-        'set the port: spec.port: Invalid value: "string": spec.port in body must be of type integer',
+        'set it: spec.mode: Unsupported value: "fast": supported values: "slow"',
         "breaks: non-zero return code",
     ):
         assert with_hint(message, (2, 19)) == message
@@ -49,5 +72,5 @@ def test_a_failed_task_in_the_job_events_carries_the_fix() -> None:
             },
         },
     }
-    hint = HINT_219 if installed_ansible_core() >= (2, 19) else HINT_218
+    hint = NOT_A_STRING_219 if installed_ansible_core() >= (2, 19) else NOT_A_STRING_218
     assert failure_messages([event]) == [f"{CONFIGMAP} {hint}"]
