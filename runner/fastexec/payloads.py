@@ -164,8 +164,9 @@ def share(store: str) -> None:
         """Where ansible-core keeps this module's payload for the run, and the module's fqn."""
         try:
             fqn = module_common._get_ansible_module_fqn(kwargs["module_path"])
-        except ValueError:
-            fqn = f"ansible.legacy.{kwargs['module_name']}"
+        except ValueError:  # a module in a role: ansible-core's stand-in name (2.18's differs)
+            prefix = "ansible.modules" if _builder is None else "ansible.legacy"
+            fqn = f"{prefix}.{kwargs['module_name']}"
         if not shareable():
             return None
         if _builder is None:  # 2.18
