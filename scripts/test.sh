@@ -28,7 +28,7 @@ RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}
 # the API server refuses) and the operator end-to-end tests, on the fast executor.
 echo "== pytest on ansible-core 2.18 (.venv-ansible218: extra vars, the fast executor, the operator end-to-end tests)" >&2
 ANSIBLE_CORE=2.18 ./scripts/setup.sh
-.venv-ansible218/bin/pytest -q -p no:cacheprovider \
+.venv-ansible218/bin/pytest -q -p no:cacheprovider "${workers[@]}" \
   tests/unit/jobs/test_extravars.py tests/unit/jobs/test_unsafe_ansible.py tests/unit/jobs/test_typehint.py \
   tests/unit/fastexec tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_compat.py \
   tests/e2e/test_ansible_versions.py "$@"
