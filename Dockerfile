@@ -7,7 +7,13 @@
 #
 # The install steps live in scripts/install-image-deps.sh, which CI also runs
 # (scripts/check-manifests.sh): build with `docker build -t ansible-operator-runner .`
+#
+# ANSIBLE_CORE picks the lock file: 2.19 (requirements.lock, the default) or 2.18
+# (requirements-ansible218.lock, the ansible-core of the Go operator's image; see the README's
+# "ansible-core 2.18 or 2.19"): `docker build --build-arg ANSIBLE_CORE=2.18 ...`
 FROM python:3.11-slim-bookworm
+
+ARG ANSIBLE_CORE=2.19
 
 ENV HOME=/opt/ansible \
     PATH=/opt/venv/bin:$PATH \
@@ -18,11 +24,11 @@ ENV HOME=/opt/ansible \
     ANSIBLE_REMOTE_TEMP=/tmp/.ansible/tmp \
     ANSIBLE_GATHERING=explicit
 
-COPY requirements.lock pyproject.toml /src/
+COPY requirements.lock requirements-ansible218.lock pyproject.toml /src/
 COPY runner/ /src/runner/
 COPY scripts/install-image-deps.sh /src/scripts/
 RUN /src/scripts/install-image-deps.sh --src /src --venv /opt/venv --home /opt/ansible \
-        --user ansible:1001 --os-packages install \
+        --user ansible:1001 --os-packages install --ansible-core "${ANSIBLE_CORE}" \
     && rm -rf /src
 
 COPY --chown=1001:0 watches.yaml /opt/ansible/watches.yaml

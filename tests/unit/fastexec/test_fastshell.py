@@ -64,7 +64,10 @@ def test_make_temp_matches_the_shell(tmp_path: Path, existing_base: bool) -> Non
         if existing_base:
             base.mkdir(parents=True)
         name = shell._generate_temp_dir_name()
-        cmd = _wrapped(shell._mkdtemp2(basefile=name, tmpdir=str(base)).command)
+        if hasattr(shell, "_mkdtemp2"):  # ansible-core 2.19
+            cmd = _wrapped(shell._mkdtemp2(basefile=name, tmpdir=str(base)).command)
+        else:  # 2.18
+            cmd = _wrapped(shell.mkdtemp(basefile=name, tmpdir=str(base)))
         command = fastshell.parse(cmd)
         assert command == fastshell.MakeTemp(umask=0o077, base=str(base), name=name)
         rc, out, err = _sh(cmd) if how == "sh" else fastshell.run(command)

@@ -469,16 +469,26 @@ def test_dump_extravars_is_never_json() -> None:
 
 
 def ansible_load(tmp_path: Any, text: str) -> Any:
-    """Load the text the way ansible-playbook loads ``-e @file``."""
+    """Load the text the way ansible-playbook loads ``-e @file`` (ansible-core 2.19 or 2.18)."""
     dataloader = pytest.importorskip("ansible.parsing.dataloader")
     path = tmp_path / "extravars"
     path.write_text(text)
-    return dataloader.DataLoader().load_from_file(str(path), trusted_as_template=True)
+    loader = dataloader.DataLoader()
+    try:
+        return loader.load_from_file(str(path), trusted_as_template=True)
+    except TypeError:  # 2.18: no trust tags; every loaded string may be templated unless unsafe
+        return loader.load_from_file(str(path))
 
 
 def is_trusted(value: str) -> bool:
-    tags = pytest.importorskip("ansible._internal._datatag._tags")
-    return bool(tags.TrustedAsTemplate.is_tagged_on(value))
+    """Whether Ansible would template this loaded string: 2.19's TrustedAsTemplate tag, or on 2.18
+    not being an AnsibleUnsafe string."""
+    try:
+        from ansible._internal._datatag._tags import TrustedAsTemplate
+    except ImportError:
+        unsafe = pytest.importorskip("ansible.utils.unsafe_proxy")
+        return not isinstance(value, unsafe.AnsibleUnsafe)
+    return bool(TrustedAsTemplate.is_tagged_on(value))
 
 
 TRICKY_STRINGS = [
