@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, opproc, proc
+from bench import baseline, opproc, proc, scale
 from bench.cluster import GROUP, Cluster, CrWatcher, cr
 from bench.stats import fmt_bytes, fmt_ratio, fmt_s, median, meets, p95, ratio
 
@@ -46,6 +46,8 @@ class Sizes:
     round_crs: int = 100
     # the backlog operator's --warm-worker-idle-timeout (None: the runner's default, 60 s)
     warm_idle_timeout: float | None = None
+    b7_crs: int = 10000  # B7: CRs that exist when the operator starts
+    b7_steady: float = 60.0  # B7: seconds of the steady-state window
 
 
 @dataclass
@@ -655,6 +657,7 @@ def run_all(bench: Bench, only: set[str], on_error: Callable[[str, BaseException
         ({"B1", "B2"}, lambda: bench.latency("B1" in only, "B2" in only)),
         ({"B3", "B4"}, lambda: bench.throughput("B4" in only)),
         ({"B4", "B5"}, lambda: bench.backlog("B4" in only, "B5" in only)),
+        ({"B7"}, lambda: scale.scale(bench)),
     ]
     for wanted, step in steps:
         if wanted & only:
