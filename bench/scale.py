@@ -136,7 +136,7 @@ def scale(bench: Bench) -> None:
                 "MiB",
                 "≤ 150 MiB",
                 meets(idle_rss / MiB, 150, False),
-                f"PSS {fmt_bytes(idle_pss)}; {len(idle)} process(es); median RSS over the window "
+                f"PSS {fmt_bytes(idle_pss)} in {len(idle)} process(es); median RSS over the window "
                 f"{fmt_bytes(steady_rss)}",
             ),
         ]

@@ -24,6 +24,7 @@ from runner.cluster.kube import ResourceRef
 from runner.config.settings import Config
 from runner.config.watches import Watch
 from runner.control.decision import Seen, fingerprint, trigger
+from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
 from runner.control.scheduler import Outcome, Priority, Scheduler
 from runner.jobs import jobdir
@@ -50,7 +51,7 @@ class Operator:
         self.config = config
         self.kinds = {w.index: KindState(w) for w in watches}
         self.reconciler = reconciler
-        self.objects: dict[Key, Mapping[str, Any]] = {}
+        self.objects = ObjectStore()
         self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
         self.seen: dict[Key, Seen] = {}
         self.scheduler = Scheduler(
@@ -108,7 +109,7 @@ class Operator:
         if event_type == "DELETED" or not watch.selector.matches(meta.get("labels") or {}):
             metrics.resource_gone(watch.gvk, meta)
             if key in self.objects:
-                self.objects.pop(key, None)
+                self.objects.pop(key)
                 self.seen.pop(key, None)
                 self.scheduler.forget(key)
             return
@@ -135,10 +136,10 @@ class Operator:
                 if not dependents_allowed(state.watch, info):
                     continue
                 key: Key = (state.watch.index, hint.namespace if state.ref.namespaced else None, hint.name)
-                current = self.objects.get(key)
-                if current is None:
+                seen = self.seen.get(key)
+                if key not in self.objects or seen is None:
                     continue
-                if hint.uid is not None and (current.get("metadata") or {}).get("uid") != hint.uid:
+                if hint.uid is not None and seen.uid != hint.uid:
                     continue
                 keys.append(key)
         return keys
