@@ -11,32 +11,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Iterator, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
-class ObjectStore:
+class ObjectStore(Generic[K]):
     def __init__(self) -> None:
-        self._raw: dict[Hashable, bytes] = {}
+        self._raw: dict[K, bytes] = {}
 
-    def __setitem__(self, key: Hashable, obj: Mapping[str, Any]) -> None:
+    def __setitem__(self, key: K, obj: Mapping[str, Any]) -> None:
         self._raw[key] = _encode(obj).encode()
 
-    def get(self, key: Hashable) -> dict[str, Any] | None:
+    def get(self, key: K) -> dict[str, Any] | None:
         raw = self._raw.get(key)
         if raw is None:
             return None
         obj: dict[str, Any] = json.loads(raw)
         return obj
 
-    def pop(self, key: Hashable) -> None:
+    def pop(self, key: K) -> None:
         self._raw.pop(key, None)
 
     def __contains__(self, key: object) -> bool:
         return key in self._raw
 
-    def __iter__(self) -> Iterator[Hashable]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self._raw)
 
     def __len__(self) -> int:

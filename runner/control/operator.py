@@ -23,6 +23,7 @@ from runner.cluster.discovery import ResourceInfo
 from runner.cluster.kube import ResourceRef
 from runner.config.settings import Config
 from runner.config.watches import Watch
+from runner.control import memory
 from runner.control.decision import Seen, fingerprint, trigger
 from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
@@ -51,9 +52,11 @@ class Operator:
         self.config = config
         self.kinds = {w.index: KindState(w) for w in watches}
         self.reconciler = reconciler
-        self.objects = ObjectStore()
+        self.objects: ObjectStore[Key] = ObjectStore()
         self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
         self.seen: dict[Key, Seen] = {}
+        self.running = 0  # reconciles in progress
+        self.finished = 0  # reconciles done since start-up
         self.scheduler = Scheduler(
             self._reconcile,
             global_limit=config.max_concurrent_jobs,
@@ -87,12 +90,16 @@ class Operator:
         return on_event
 
     async def _start_sweeper(self, **_: Any) -> None:
-        self._sweep_task = asyncio.get_running_loop().create_task(self._sweeper())
+        loop = asyncio.get_running_loop()
+        self._sweep_task = loop.create_task(self._sweeper())
+        trimmer = memory.Trimmer(idle=lambda: self.running == 0, work=lambda: self.finished)
+        self._trim_task = loop.create_task(trimmer.run())
 
     async def _cleanup(self, **_: Any) -> None:
         """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
         if hasattr(self, "_sweep_task"):
             self._sweep_task.cancel()
+            self._trim_task.cancel()
         closing = asyncio.ensure_future(self.scheduler.close())
         done, _pending = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
         if not done:
@@ -155,7 +162,12 @@ class Operator:
         state = self.kinds[key[0]]
         if obj is None or state.ref is None:
             return Outcome(ok=True)
-        return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        self.running += 1
+        try:
+            return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        finally:
+            self.running -= 1
+            self.finished += 1
 
     def sweep_job_dirs(self) -> int:
         """Remove the job directories of CRs that are gone (deleted while the operator was down)."""
