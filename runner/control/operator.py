@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from runner.cluster.kube import ResourceRef
 from runner.config.settings import Config
 from runner.config.watches import Watch
 from runner.control import memory
-from runner.control.decision import Seen, fingerprint, trigger
+from runner.control.decision import Seen, created_since, fingerprint, trigger
 from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
 from runner.control.scheduler import Outcome, Priority, Scheduler
@@ -36,6 +37,7 @@ log = logging.getLogger("runner.control.operator")
 Key = tuple[int, str | None, str]  # (watch index, namespace, name)
 DEPENDENT_DEBOUNCE = 0.5  # seconds: a burst of dependent events becomes one rerun
 SWEEP_FIRST = 10.0  # seconds after start-up (the initial listing has arrived by then)
+CREATED_SLACK = 1.0  # seconds: creationTimestamp has whole seconds
 SWEEP_PERIOD = 300.0  # seconds between sweeps of job directories left by CRs deleted while we were down
 
 
@@ -55,6 +57,7 @@ class Operator:
         self.objects: ObjectStore[Key] = ObjectStore()
         self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
         self.seen: dict[Key, Seen] = {}
+        self.started_at = time.time()  # CRs created since are new work, even in the initial listing
         self.running = 0  # reconciles in progress
         self.finished = 0  # reconciles done since start-up
         self.scheduler = Scheduler(
@@ -127,7 +130,11 @@ class Operator:
         self.seen[key] = now
         if reason is None:
             return
-        startup = event_type is None and reason == "new resource"
+        startup = (
+            event_type is None
+            and reason == "new resource"
+            and not created_since(meta, self.started_at - CREATED_SLACK)
+        )
         priority = Priority.STARTUP if startup else Priority.CHANGE
         self.scheduler.request(key, watch.index, priority, "operator start-up" if startup else reason)
 
