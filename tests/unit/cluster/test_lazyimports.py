@@ -10,7 +10,8 @@ import sys
 from runner.cluster import lazyimports
 assert lazyimports.install()
 import runner.control.app  # what the operator imports
-deferred = [m for m in ("requests", "websocket", "kubernetes.stream", "kubernetes.dynamic") if m in sys.modules]
+names = ("requests", "websocket", "kubernetes.stream", "kubernetes.dynamic")
+deferred = [m for m in names if m in sys.modules]
 from kubernetes.config import kube_config
 err = kube_config.oauthlib.oauth2.rfc6749.errors.InvalidClientIdError
 session = kube_config.OAuth2Session(client_id="x", token={"access_token": "a"})
