@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -57,7 +58,7 @@ class Operator:
         self.objects: ObjectStore[Key] = ObjectStore()
         self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
         self.seen: dict[Key, Seen] = {}
-        self.started_at = time.time()  # CRs created since are new work, even in the initial listing
+        self.started_at = process_started_at()  # CRs created since are new work, even if listed
         self.running = 0  # reconciles in progress
         self.finished = 0  # reconciles done since start-up
         self.scheduler = Scheduler(
@@ -213,6 +214,18 @@ class Operator:
         trashed = jobdir.discard(path, self.config.runner_dir)
         if trashed is not None:
             asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, trashed, True)
+
+
+def process_started_at() -> float:
+    """When this process started (epoch seconds; from /proc, else now)."""
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rpartition(")")[2].split()[19])  # field 22, starttime
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
 
 
 def settings() -> kopf.OperatorSettings:

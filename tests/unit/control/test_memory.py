@@ -54,3 +54,25 @@ def test_trimmer_trims_once_work_is_done() -> None:
     if memory._LIBC is not None:
         assert calls == [5]
         assert memory.trim() in (True, False)
+
+
+def test_process_start_time_is_this_process() -> None:
+    import subprocess
+    import sys
+    import time
+
+    before = time.time()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(0.3); from runner.control.operator import "
+            "process_started_at; print(process_started_at())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    started = float(out)
+    # /proc/stat's boot time has whole seconds: the start is known to about a second
+    assert before - 1.5 <= started <= time.time()
