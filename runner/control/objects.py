@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode  # ASCII: any str encodes
 
 
 class ObjectStore(Generic[K]):

@@ -12,7 +12,7 @@ def test_store_returns_an_equal_independent_copy() -> None:
     obj = {
         "apiVersion": "x/v1",
         "kind": "K",
-        "metadata": {"name": "a", "namespace": "n", "uid": "u1", "labels": {"é": "ü"}},
+        "metadata": {"name": "a", "namespace": "n", "uid": "u1", "labels": {"é": "ü", "odd": "\ud800"}},
         "spec": {"size": 3, "nested": [{"a": None, "b": 1.5, "c": True}]},
     }
     store: ObjectStore[tuple[int, str]] = ObjectStore()
