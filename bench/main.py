@@ -21,7 +21,7 @@ from bench.scenarios import Bench, Sizes, run_all, say
 from bench.stats import scaled
 from runner.cluster import devcluster
 
-ALL = ("B1", "B2", "B3", "B4", "B5")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B7")
 QUICK = Sizes(
     b1_crs=5,
     b2_crs=2,
@@ -34,6 +34,8 @@ QUICK = Sizes(
     rounds=2,
     round_crs=5,
     warm_idle_timeout=3.0,
+    b7_crs=40,
+    b7_steady=3.0,
 )
 
 
@@ -64,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--crs-b5", type=int, default=None, help="B5 existing CRs, also B4's idle set (default 1000)"
     )
+    p.add_argument("--crs-b7", type=int, default=None, help="B7 existing CRs (default 10000)")
     p.add_argument("--idle-seconds", type=float, default=None, help="B4 idle sampling time (default 10)")
     p.add_argument("--rounds", type=int, default=None, help="B4 memory rounds (default 5)")
     p.add_argument("--crs-round", type=int, default=None, help="B4 CRs per memory round (default 100)")
@@ -99,11 +102,14 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         rounds=base.rounds,
         round_crs=scaled(base.round_crs, args.scale, 5),
         warm_idle_timeout=base.warm_idle_timeout,
+        b7_crs=scaled(base.b7_crs, args.scale, 5),
+        b7_steady=base.b7_steady,
     )
     s.b1_crs = args.crs_b1 or s.b1_crs
     s.b2_crs = args.crs_b2 or s.b2_crs
     s.b3_crs = args.crs_b3 or s.b3_crs
     s.b5_crs = args.crs_b5 or s.b5_crs
+    s.b7_crs = args.crs_b7 or s.b7_crs
     if args.idle_seconds is not None:
         s.idle_seconds = args.idle_seconds
     s.rounds = args.rounds or s.rounds
@@ -128,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mode": "quick" if args.quick else (f"scale {args.scale}" if args.scale != 1 else "full"),
         "executor": args.executor,
         "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs, B3 {sizes.b3_crs} CRs, "
-        f"B5/B4 {sizes.b5_crs} CRs, idle {sizes.idle_seconds:.0f} s, "
+        f"B5/B4 {sizes.b5_crs} CRs, B7 {sizes.b7_crs} CRs, idle {sizes.idle_seconds:.0f} s, "
         f"B4 {sizes.rounds} rounds of {sizes.round_crs} CRs"
         + (
             f", backlog operator --warm-worker-idle-timeout={sizes.warm_idle_timeout:g}s"

@@ -174,3 +174,44 @@ def pids_cpu_seconds(pids: Iterable[int]) -> float:
         if st is not None:
             total += st.ticks
     return total / CLOCK_TICKS
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: pages shared with other processes (forked workers, the same shared
+    libraries) count as their share only, so a tree's PSS does not count a page twice."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_name(pid: int) -> str:
+    """A short name for a process of the operator tree: the operator, a warm worker, ansible."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+    except OSError:
+        return "?"
+    text = " ".join(argv)
+    if "fastexec.zygote" in text:
+        return f"warm {argv[-2] if len(argv) >= 2 else 'worker'} worker"
+    if "-m runner run" in text or text.endswith(" run") or " runner run" in text:
+        return "operator"
+    return os.path.basename(argv[0]) if argv else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    pid: int
+    name: str
+    rss: int
+    pss: int
+
+
+def tree_memory(root: int) -> list[Memory]:
+    """RSS and PSS of ``root`` and each live descendant."""
+    return [Memory(p, process_name(p), rss_bytes(p), pss_bytes(p)) for p in tree(root)]

@@ -1,21 +1,55 @@
-"""A throw-away TLS identity for the loopback proxy (kubectl sends no credentials over plain HTTP)."""
+"""A throw-away TLS identity for the loopback proxy (kubectl sends no credentials over plain HTTP).
+
+The key and certificate are made by a short-lived child process: ``cryptography`` costs the
+operator 8 MiB of memory for good once imported, for one use at start-up.
+"""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import logging
 import os
 import ssl
+import subprocess
+import sys
 import tempfile
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+log = logging.getLogger(__name__)
+
+_KEY_MARK = b"-----BEGIN PRIVATE KEY-----"
+_CHILD = "from runner.cluster.selfsigned import _main; _main()"
 
 
 def loopback_certificate() -> tuple[bytes, bytes]:
     """(certificate PEM, private key PEM) for 127.0.0.1 and localhost, valid for ten years."""
+    if "cryptography" in sys.modules:  # already paid for: no child needed
+        return _generate()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD], capture_output=True, check=True, timeout=60, env=os.environ
+        ).stdout
+        cert, sep, key = out.partition(_KEY_MARK)
+        if sep and cert.startswith(b"-----BEGIN CERTIFICATE-----"):
+            return cert, sep + key
+        reason = "unexpected output"
+    except (OSError, subprocess.SubprocessError) as exc:
+        reason = str(exc)
+    log.info("making the loopback TLS certificate in-process (%s)", reason)
+    return _generate()
+
+
+def _main() -> None:
+    cert, key = _generate()
+    sys.stdout.buffer.write(cert + key)
+
+
+def _generate() -> tuple[bytes, bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ansible-operator-runner proxy")])
     now = datetime.datetime.now(datetime.UTC)

@@ -21,6 +21,7 @@ from runner.cluster.rbaccalls import Recorder
 from runner.cluster.upstream import Upstream
 from runner.config.settings import Config
 from runner.config.watches import Watch
+from runner.control import memory
 from runner.control.leader import LeaderElector, LeaseConfig, default_namespace
 from runner.control.operator import Operator, run_operator
 from runner.control.reconciler import Reconciler
@@ -35,6 +36,7 @@ log = logging.getLogger("runner.control.app")
 
 async def serve(config: Config, watches: list[Watch]) -> int:
     os.umask(0o077)  # every file of the operator and of its jobs (artifacts too) is private
+    memory.limit_arenas()  # before the API and job threads start (runner/control/memory.py)
     jobdir.ensure_base(config.runner_dir)
     creds = load_credentials(config.kubeconfig)
     api_client = creds.api_client

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
@@ -61,3 +62,17 @@ def trigger(prev: Seen | None, now: Seen, *, watch_annotations: bool) -> str | N
     if watch_annotations and now.annotations != prev.annotations:
         return "annotations changed"
     return None
+
+
+def created_since(meta: Mapping[str, Any], since: float) -> bool:
+    """Whether the CR was created at or after ``since`` (epoch seconds; creationTimestamp has
+    whole seconds). A CR created while the operator starts can arrive in its initial listing: it
+    is new work, served before the start-up backlog, not part of it."""
+    stamp = meta.get("creationTimestamp")
+    if not isinstance(stamp, str) or not stamp:
+        return False
+    try:
+        created = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return created >= since

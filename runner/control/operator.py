@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,9 @@ from runner.cluster.discovery import ResourceInfo
 from runner.cluster.kube import ResourceRef
 from runner.config.settings import Config
 from runner.config.watches import Watch
-from runner.control.decision import Seen, fingerprint, trigger
+from runner.control import memory
+from runner.control.decision import Seen, created_since, fingerprint, trigger
+from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
 from runner.control.scheduler import Outcome, Priority, Scheduler
 from runner.jobs import jobdir
@@ -34,6 +38,7 @@ log = logging.getLogger("runner.control.operator")
 Key = tuple[int, str | None, str]  # (watch index, namespace, name)
 DEPENDENT_DEBOUNCE = 0.5  # seconds: a burst of dependent events becomes one rerun
 SWEEP_FIRST = 10.0  # seconds after start-up (the initial listing has arrived by then)
+CREATED_SLACK = 1.0  # seconds: creationTimestamp has whole seconds
 SWEEP_PERIOD = 300.0  # seconds between sweeps of job directories left by CRs deleted while we were down
 
 
@@ -50,9 +55,12 @@ class Operator:
         self.config = config
         self.kinds = {w.index: KindState(w) for w in watches}
         self.reconciler = reconciler
-        self.objects: dict[Key, Mapping[str, Any]] = {}
+        self.objects: ObjectStore[Key] = ObjectStore()
         self.cleanups: list[Callable[[], Awaitable[None]]] = []  # run at shutdown, after the jobs
         self.seen: dict[Key, Seen] = {}
+        self.started_at = process_started_at()  # CRs created since are new work, even if listed
+        self.running = 0  # reconciles in progress
+        self.finished = 0  # reconciles done since start-up
         self.scheduler = Scheduler(
             self._reconcile,
             global_limit=config.max_concurrent_jobs,
@@ -86,12 +94,16 @@ class Operator:
         return on_event
 
     async def _start_sweeper(self, **_: Any) -> None:
-        self._sweep_task = asyncio.get_running_loop().create_task(self._sweeper())
+        loop = asyncio.get_running_loop()
+        self._sweep_task = loop.create_task(self._sweeper())
+        trimmer = memory.Trimmer(idle=lambda: self.running == 0, work=lambda: self.finished)
+        self._trim_task = loop.create_task(trimmer.run())
 
     async def _cleanup(self, **_: Any) -> None:
         """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
         if hasattr(self, "_sweep_task"):
             self._sweep_task.cancel()
+            self._trim_task.cancel()
         closing = asyncio.ensure_future(self.scheduler.close())
         done, _pending = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
         if not done:
@@ -108,7 +120,7 @@ class Operator:
         if event_type == "DELETED" or not watch.selector.matches(meta.get("labels") or {}):
             metrics.resource_gone(watch.gvk, meta)
             if key in self.objects:
-                self.objects.pop(key, None)
+                self.objects.pop(key)
                 self.seen.pop(key, None)
                 self.scheduler.forget(key)
             return
@@ -119,7 +131,11 @@ class Operator:
         self.seen[key] = now
         if reason is None:
             return
-        startup = event_type is None and reason == "new resource"
+        startup = (
+            event_type is None
+            and reason == "new resource"
+            and not created_since(meta, self.started_at - CREATED_SLACK)
+        )
         priority = Priority.STARTUP if startup else Priority.CHANGE
         self.scheduler.request(key, watch.index, priority, "operator start-up" if startup else reason)
 
@@ -135,10 +151,10 @@ class Operator:
                 if not dependents_allowed(state.watch, info):
                     continue
                 key: Key = (state.watch.index, hint.namespace if state.ref.namespaced else None, hint.name)
-                current = self.objects.get(key)
-                if current is None:
+                seen = self.seen.get(key)
+                if key not in self.objects or seen is None:
                     continue
-                if hint.uid is not None and (current.get("metadata") or {}).get("uid") != hint.uid:
+                if hint.uid is not None and seen.uid != hint.uid:
                     continue
                 keys.append(key)
         return keys
@@ -154,7 +170,12 @@ class Operator:
         state = self.kinds[key[0]]
         if obj is None or state.ref is None:
             return Outcome(ok=True)
-        return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        self.running += 1
+        try:
+            return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        finally:
+            self.running -= 1
+            self.finished += 1
 
     def sweep_job_dirs(self) -> int:
         """Remove the job directories of CRs that are gone (deleted while the operator was down)."""
@@ -198,6 +219,18 @@ class Operator:
 def fixed_namespaces(namespaces: tuple[str, ...]) -> bool:
     """WATCH_NAMESPACE names namespaces exactly (no kopf glob or negation patterns)."""
     return bool(namespaces) and not any(set(ns) & set("*?[]!") for ns in namespaces)
+
+
+def process_started_at() -> float:
+    """When this process started (epoch seconds; from /proc, else now)."""
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rpartition(")")[2].split()[19])  # field 22, starttime
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
 
 
 def settings(namespaces: tuple[str, ...] = ()) -> kopf.OperatorSettings:

@@ -105,7 +105,7 @@ class PrioritySemaphore:
 Reconcile = Callable[[Hashable, frozenset[str]], Awaitable[Outcome]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     group: Hashable
     pending: Priority | None = None

@@ -19,7 +19,7 @@ def test_bench_quick_run_completes(tmp_path) -> None:
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    for figure in ("B1", "B2", "B3", "B4", "B5"):
+    for figure in ("B1", "B2", "B3", "B4", "B5", "B7"):
         assert figure in proc.stdout
     assert out.exists() and "B3" in out.read_text()
     # B4's steady idle state is measured once the warm workers stopped (--warm-worker-idle-timeout)

@@ -102,3 +102,41 @@ def test_options() -> None:
     full = sizes_from(parser().parse_args([]))
     assert quick.b5_crs < full.b5_crs == 1000 and full.b3_crs == 200 and full.b1_crs == 20
     assert sizes_from(parser().parse_args(["--scale", "0.1", "--crs-b3", "7"])).b3_crs == 7
+
+
+def test_api_request_counters_from_metrics_text() -> None:
+    from bench import apicount
+
+    text = "\n".join(
+        [
+            "# HELP apiserver_request_total Counter of apiserver requests",
+            'apiserver_request_total{code="200",group="x",resource="scales",scope="namespace",'
+            'subresource="",verb="LIST",version="v1"} 1',
+            'apiserver_request_total{code="200",group="x",resource="scales",scope="resource",'
+            'subresource="status",verb="PATCH",version="v1"} 7',
+            'apiserver_request_total{code="409",group="x",resource="scales",scope="resource",'
+            'subresource="status",verb="PATCH",version="v1"} 2',
+            'apiserver_longrunning_requests{component="apiserver",group="x",resource="scales",scope="namespace",'
+            'subresource="",verb="WATCH",version="v1"} 1',
+        ]
+    )
+    total, watching = apicount.parse(text)
+    assert total[("LIST", "scales", "")] == 1
+    assert total[("PATCH", "scales", "status")] == 9
+    assert watching[("WATCH", "scales", "")] == 1
+    before, _ = apicount.parse(text.replace("} 7", "} 3"))
+    assert apicount.delta(before, total, ["scales"]) == {("PATCH", "scales", "status"): 4}
+    assert apicount.fmt({("PATCH", "scales", "status"): 4}) == "PATCH scales/status 4"
+
+
+def test_memory_of_this_process() -> None:
+    mem = proc.tree_memory(os.getpid())
+    assert mem[0].pid == os.getpid()
+    assert 0 < mem[0].pss <= mem[0].rss * 1.01
+
+
+def test_quick_sizes_include_b7() -> None:
+    quick = sizes_from(parser().parse_args(["--quick"]))
+    assert 0 < quick.b7_crs < 100
+    assert sizes_from(parser().parse_args([])).b7_crs == 10000
+    assert sizes_from(parser().parse_args(["--crs-b7", "500"])).b7_crs == 500

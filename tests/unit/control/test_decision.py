@@ -169,3 +169,14 @@ def test_key_order_does_not_matter() -> None:
     after = configmap()
     after["data"] = {"b": "2", "a": "1"}
     assert why(before, after) is None
+
+
+def test_created_since_tells_new_work_from_the_start_up_backlog() -> None:
+    from runner.control.decision import created_since
+
+    started = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    assert created_since({"creationTimestamp": "2027-01-15T08:00:00Z"}, started)
+    assert created_since({"creationTimestamp": "2027-01-15T08:00:03Z"}, started)
+    assert not created_since({"creationTimestamp": "2027-01-15T07:59:59Z"}, started)
+    assert not created_since({}, started)
+    assert not created_since({"creationTimestamp": "yesterday"}, started)
