@@ -26,6 +26,7 @@ from runner.config.watches import Watch
 from runner.control.decision import Seen, fingerprint, trigger
 from runner.control.reconciler import Reconciler
 from runner.control.scheduler import Outcome, Priority, Scheduler
+from runner.control.shard.coordinator import Coordinator
 from runner.jobs import jobdir
 from runner.serve import metrics
 
@@ -46,8 +47,15 @@ class KindState:
 class Operator:
     """Holds the latest object of every watched CR and turns watch events into reconcile requests."""
 
-    def __init__(self, config: Config, watches: list[Watch], reconciler: Reconciler) -> None:
+    def __init__(
+        self,
+        config: Config,
+        watches: list[Watch],
+        reconciler: Reconciler,
+        shard: Coordinator | None = None,
+    ) -> None:
         self.config = config
+        self.shard = shard
         self.kinds = {w.index: KindState(w) for w in watches}
         self.reconciler = reconciler
         self.objects: dict[Key, Mapping[str, Any]] = {}
@@ -59,6 +67,8 @@ class Operator:
             group_limits={w.index: config.workers_for(w.gvk.env_suffix) for w in watches},
             on_forgotten=self._forgotten,
         )
+        if shard is not None:
+            shard.bind(self.objects, self._ref_of, self._gained, self._lost, self._feed)
 
     # ---- kopf wiring
     def register(self, registry: kopf.OperatorRegistry) -> None:
@@ -89,11 +99,16 @@ class Operator:
         self._sweep_task = asyncio.get_running_loop().create_task(self._sweeper())
 
     async def _cleanup(self, **_: Any) -> None:
-        """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
+        """Let running jobs finish for --graceful-shutdown-timeout, then stop them (at once when
+        this replica lost its ring Lease: the other members are about to take its CRs)."""
         if hasattr(self, "_sweep_task"):
             self._sweep_task.cancel()
+        grace = self.config.graceful_shutdown_timeout
+        if self.shard is not None:
+            self.shard.leave()
+            grace = 0.0 if self.shard.lost.is_set() else grace
         closing = asyncio.ensure_future(self.scheduler.close())
-        done, _pending = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
+        done, _pending = await asyncio.wait({closing}, timeout=grace)
         if not done:
             log.warning("jobs still running after the graceful shutdown timeout: stopping them")
         self.reconciler.executor.shutdown()
@@ -111,12 +126,20 @@ class Operator:
                 self.objects.pop(key, None)
                 self.seen.pop(key, None)
                 self.scheduler.forget(key)
+            if self.shard is not None:
+                self.shard.forget(key)
             return
+        if self.shard is not None and _older(obj, self.objects.get(key)):
+            return  # an event from before a label write of ours, which was fed in already
         self.objects[key] = obj
         metrics.resource_seen(watch.gvk, meta)
         now = fingerprint(obj)
         reason = trigger(self.seen.get(key), now, watch_annotations=watch.watch_annotations_changes)
         self.seen[key] = now
+        if self.shard is not None:
+            self.shard.observe(key, obj)  # may call _gained (a run) or _lost
+            if key not in self.shard.mine:
+                return
         if reason is None:
             return
         startup = event_type is None and reason == "new resource"
@@ -145,6 +168,8 @@ class Operator:
 
     def dependent_changed(self, key: Hashable, reason: str) -> None:
         assert isinstance(key, tuple)
+        if self.shard is not None and key not in self.shard.mine:
+            return  # dependents follow their owner CR: its member reruns it
         if key in self.objects:
             self.scheduler.request_soon(key, key[0], reason, DEPENDENT_DEBOUNCE)
 
@@ -154,7 +179,31 @@ class Operator:
         state = self.kinds[key[0]]
         if obj is None or state.ref is None:
             return Outcome(ok=True)
-        return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        if self.shard is None:
+            return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        if not self.shard.may_start(key):
+            return Outcome(ok=True)  # not (or no longer) this replica's: its member runs it
+        self.shard.started(key)
+        try:
+            return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
+        finally:
+            self.shard.finished(key)
+
+    # ---- sharding callbacks
+    def _ref_of(self, key: Hashable) -> ResourceRef | None:
+        assert isinstance(key, tuple)
+        return self.kinds[key[0]].ref
+
+    def _gained(self, key: Hashable) -> None:
+        assert isinstance(key, tuple)
+        self.scheduler.request(key, key[0], Priority.CHANGE, "assigned to this replica")
+
+    def _lost(self, key: Hashable) -> None:
+        self.scheduler.forget(key)  # no timers or queued runs; its job directory goes
+
+    def _feed(self, key: Hashable, obj: Mapping[str, Any]) -> None:
+        assert isinstance(key, tuple)
+        self.observe(self.kinds[key[0]].watch, "MODIFIED", obj)
 
     def sweep_job_dirs(self) -> int:
         """Remove the job directories of CRs that are gone (deleted while the operator was down)."""
@@ -193,6 +242,16 @@ class Operator:
         trashed = jobdir.discard(path, self.config.runner_dir)
         if trashed is not None:
             asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, trashed, True)
+
+
+def _older(obj: Mapping[str, Any], prev: Mapping[str, Any] | None) -> bool:
+    """Whether ``obj`` is an older version than ``prev`` (resourceVersions compared as numbers,
+    as etcd writes them; anything else is taken as newer)."""
+    if prev is None:
+        return False
+    new = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    old = str((prev.get("metadata") or {}).get("resourceVersion") or "")
+    return new.isdigit() and old.isdigit() and int(new) < int(old)
 
 
 def settings() -> kopf.OperatorSettings:
