@@ -181,8 +181,9 @@ class Operator:
             return Outcome(ok=True)
         if self.shard is None:
             return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
-        if not self.shard.may_start(key):
-            return Outcome(ok=True)  # not (or no longer) this replica's: its member runs it
+        verdict = self.shard.may_start(key)
+        if verdict != "run":  # skip: not (or no longer) this replica's, its member runs it
+            return Outcome(ok=verdict == "skip")
         self.shard.started(key)
         try:
             return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)

@@ -117,18 +117,20 @@ class Coordinator:
         while True:
             await asyncio.sleep(self.period)
             sent = time.monotonic()
-            if await self._safe(self.lease.renew()):
-                self._last_renewed = sent
-            elif time.monotonic() - self._last_renewed > self.renew_deadline:
+            if sent - self._last_renewed > self.renew_deadline:
+                # The others may see this replica's Lease expire soon (or already): stop its jobs
+                # now, before they take its resources.
                 log.error(
                     "could not renew this replica's Lease in time: stopping its jobs and exiting "
                     "(the other members take its resources)",
-                    extra={"lease": self.lease.where},
+                    extra={"lease": self.lease.where, "since": round(sent - self._last_renewed, 1)},
                 )
                 self.members.leaving = True
                 self.lost.set()
                 self._on_fenced()
                 return
+            if await self._safe(self.lease.renew()):
+                self._last_renewed = sent
             try:
                 await self._refresh()
             except Exception as exc:
@@ -211,12 +213,17 @@ class Coordinator:
     def _owned(self) -> None:
         metrics.SHARD_OWNED.labels(ring=self.names.ring, replica=self.me).set(len(self.mine))
 
-    def may_start(self, key: Hashable) -> bool:
-        """Whether a job for this CR may start now (call ``started`` at once if so)."""
+    def may_start(self, key: Hashable) -> str:
+        """``run`` (call ``started`` at once), ``skip`` (not this replica's to run) or ``later``
+        (this replica's Lease renewal is late: try again after a back-off)."""
         obj = self._objects.get(key)
         if obj is None or self.lost.is_set():
-            return False
-        return handover.may_run(self._decide(key, obj))
+            return "skip"
+        if not handover.may_run(self._decide(key, obj)):
+            return "skip"
+        if time.monotonic() - self._last_renewed > self.renew_deadline:
+            return "later"  # the Lease may be about to expire: start nothing now
+        return "run"
 
     def started(self, key: Hashable) -> None:
         self.running.add(key)

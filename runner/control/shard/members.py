@@ -1,9 +1,11 @@
 """Who is in the ring, from the members' Leases as listed now and before (pure; times are given).
 
 A member is *alive* while it keeps renewing its Lease. It is *gone* (it has no say over its CRs any
-more) when its Lease is released (no holder), when this replica has not seen the Lease renewed for
-a whole lease duration (measured on this replica's clock, so clock skew between nodes does not
-matter), or when a CR names a member whose Lease this replica has not seen for a lease duration.
+more) when its Lease is released (no holder), when this replica's latest listing shows the Lease
+not renewed for a whole lease duration (measured on this replica's clock between listings, so
+clock skew between nodes does not matter, and a replica whose own listings are late, or fail,
+only ever concludes less), or when a CR names a member whose Lease it has not listed for a lease
+duration.
 A Lease first seen with a renew time long past (twice its duration, by the wall clock) is gone at
 once, so a replica that starts does not wait for members that died long ago.
 """
@@ -40,8 +42,10 @@ class Members:
         self._seen: dict[str, _Seen] = {}
         self._unknown_since: dict[str, float] = {}
         self.leaving = False
+        self.listed_at = float("-inf")  # local time of the latest listing
 
     def observe(self, leases: Iterable[LeaseView], now: float) -> None:
+        self.listed_at = now
         listed = set()
         for lease in leases:
             listed.add(lease.name)
@@ -68,10 +72,10 @@ class Members:
         seen = self._seen.get(name)
         if seen is None:
             since = self._unknown_since.setdefault(name, now)
-            return now - since <= self.default_duration
+            return self.listed_at - since <= self.default_duration
         if seen.holder != name:
             return False  # released on a clean shutdown
-        return now - seen.changed_at <= seen.duration
+        return self.listed_at - seen.changed_at <= seen.duration
 
     def ring(self, now: float) -> frozenset[str]:
         """The members a CR may be assigned to: those alive with a Lease seen (and this replica
