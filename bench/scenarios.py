@@ -46,6 +46,7 @@ class Sizes:
     round_crs: int = 100
     # the backlog operator's --warm-worker-idle-timeout (None: the runner's default, 60 s)
     warm_idle_timeout: float | None = None
+    b6_crs: int = 300  # B6 scaling out
 
 
 @dataclass
@@ -650,11 +651,18 @@ def max_overlap(spans: Iterable[tuple[float, float]]) -> int:
     return best
 
 
+def _scale_out(bench: Bench) -> None:
+    from bench.sharding import scale_out  # imports this module
+
+    scale_out(bench)
+
+
 def run_all(bench: Bench, only: set[str], on_error: Callable[[str, BaseException], None]) -> None:
     steps: list[tuple[set[str], Callable[[], None]]] = [
         ({"B1", "B2"}, lambda: bench.latency("B1" in only, "B2" in only)),
         ({"B3", "B4"}, lambda: bench.throughput("B4" in only)),
         ({"B4", "B5"}, lambda: bench.backlog("B4" in only, "B5" in only)),
+        ({"B6"}, lambda: _scale_out(bench)),
     ]
     for wanted, step in steps:
         if wanted & only:

@@ -4,9 +4,14 @@ assignment label, and no two runs of one CR ever overlap while replicas come, cr
 One scenario, one set of operator processes (CI time): scale 1 → 3 while CRs are created and
 changed, a steady state where each CR is served by exactly one replica, a SIGKILL (scale 3 → 2)
 with spec changes during the failover, then a rolling restart of the two that are left (a new
-replica joins, an old one leaves cleanly, twice). The issue asks for 150 CRs; the CI run uses 45
+replica joins, an old one leaves cleanly, twice). The issue asks for 150 CRs; the CI run uses 30
 (three replicas on a 2-core machine shared with the rest of the suite: the hand-over logic is the
-same for 45 as for 150, the count only adds minutes); ``bench`` B6 runs 300.
+same for 30 as for 150, the count only adds minutes); ``bench`` B6 runs 300.
+
+The spread: here each replica must serve exactly the CRs the hash ring gives it. Whether the ring
+spreads within ±25 % of even is a property of many keys (30 keys over 3 members vary by more
+than that by chance): ``tests/unit/control/test_shard_ring.py`` checks it on 1500 keys, and bench
+B6 reports it for 300 CRs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from runner.control.shard import ring
 from tests.e2e.conftest import OperatorFactory, OperatorProcess
 from tests.e2e.kube import Kubectl, condition, wait_for
 from tests.faults.conftest import FAULTS_OPERATOR, Fault, fault_cr, fault_crds
@@ -29,7 +35,7 @@ RING = "e2e-ring"
 ASSIGNED = f"shard.sharding.ansible-operator-runner.io/{RING}"
 RING_LABEL = f"sharding.ansible-operator-runner.io/ring={RING}"
 LEASE = 10.0  # seconds: --shard-lease-duration (the default is 15 s)
-COUNT = 45
+COUNT = 30
 
 
 class Replicas:
@@ -120,22 +126,22 @@ def test_replicas_share_the_resources_and_hand_them_over(
 
     # ---- scale 1 → 3 while CRs are created and changed
     first = replicas.start("r0")
-    kubectl.apply(*specs(ns, record, "v1", range(0, 30)))
+    kubectl.apply(*specs(ns, record, "v1", range(0, 20)))
     wait_for(lambda: record.exists(), "the first replica to run jobs")
     replicas.start("r1")
     replicas.start("r2")
-    kubectl.apply(*specs(ns, record, "v1", range(30, COUNT)))
-    kubectl.apply(*specs(ns, record, "v2", range(0, 15)))
+    kubectl.apply(*specs(ns, record, "v1", range(20, COUNT)))
+    kubectl.apply(*specs(ns, record, "v2", range(0, 10)))
     fault.tried("scaled 1 → 3 replicas while creating and changing CRs")
     wait_for(replicas.sees_all, "every replica to see the three members")
     items = wait_for(lambda: all_converged(kubectl, ns, COUNT), "every CR Successful", timeout=180)
     spread = Counter(owners(items).values())
     assert set(spread) == {"r0", "r1", "r2"}, spread
-    even = COUNT / 3
-    assert all(0.75 * even <= n <= 1.25 * even for n in spread.values()), spread
+    for name, member in owners(items).items():
+        assert member == ring.owner(ring.shard_key(ns, name), ["r0", "r1", "r2"]), (name, member)
     leases = json.loads(kubectl.run("get", "leases", "-n", ns, "-l", RING_LABEL, "-o", "json").stdout)
     assert {lease["metadata"]["name"] for lease in leases["items"]} == {"r0", "r1", "r2"}
-    fault.checked(f"all {COUNT} CRs Successful, labelled with one member each, spread {dict(spread)}")
+    fault.checked(f"all {COUNT} CRs Successful, each labelled with the member the ring picks: {dict(spread)}")
 
     # ---- steady state: a change runs once, on the CR's own replica only (label writes start nothing)
     offsets = {name: len(op.logs()) for name, op in replicas.live.items()}
