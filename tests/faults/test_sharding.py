@@ -102,7 +102,7 @@ def runs_by_replica(op: OperatorProcess, since: int) -> Counter[str]:
 
 
 def metrics_text(op: OperatorProcess) -> str:
-    port = re.search(r"serving metrics on 127\.0\.0\.1:(\d+)", op.logs())
+    port = re.search(r"serving (?:probes\+)?metrics on 127\.0\.0\.1:(\d+)", op.logs())
     assert port, "metrics endpoint not found in the log"
     with urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=10) as resp:
         text: str = resp.read().decode()
