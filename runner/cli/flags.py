@@ -377,6 +377,8 @@ def sharding_problem(config: Config, args: argparse.Namespace, environ: Mapping[
             "--sharding needs --leader-election-namespace (where the replicas' Leases live) when "
             "running outside a cluster"
         )
+    if config.shard_lease_duration < 3:
+        return f"--shard-lease-duration {config.shard_lease_duration:g}s: use at least 3s"
     return check_identity(config.shard_identity) or check_ring(config.shard_ring)
 
 

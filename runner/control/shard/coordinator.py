@@ -27,6 +27,7 @@ from runner.serve import metrics
 
 log = logging.getLogger("runner.control.shard")
 JSON_PATCH = "application/json-patch+json"
+GC_AFTER = 3600.0  # seconds: the Lease of a member gone this long is deleted
 Obj = Mapping[str, Any]
 
 _HOW = {
@@ -43,8 +44,9 @@ def _pointer(key: str) -> str:
 
 def timings(duration: float) -> tuple[float, float]:
     """(period of renewals and listings, renew deadline): a member that cannot renew for the
-    deadline stops its jobs before the others see its Lease expire."""
-    return max(0.2, duration / 5), duration * 2 / 3
+    deadline stops its jobs (within a second or two) before the others can see its Lease
+    unrenewed for the whole duration."""
+    return max(0.2, duration / 5), duration - max(2.0, duration / 5)
 
 
 class Coordinator:
@@ -62,7 +64,7 @@ class Coordinator:
         self._inflight: dict[Hashable, asyncio.Task[None]] = {}
         self._ring: frozenset[str] = frozenset({self.me})
         self._picks: dict[Hashable, str | None] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._last_renewed = 0.0
         # bound by the operator
         self._objects: Mapping[Any, Obj] = {}
@@ -99,12 +101,13 @@ class Coordinator:
                 waited = True
             await asyncio.sleep(self.period)
         self._last_renewed = time.monotonic()
-        await self._refresh()
+        await self._refresh(first=True)
         log.info(
             "joined the ring",
             extra={"ring": self.names.ring, "lease": self.lease.where, "members": sorted(self._ring)},
         )
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._renew_loop()), loop.create_task(self._list_loop())]
 
     async def _safe(self, call: Any) -> bool:
         try:
@@ -113,35 +116,47 @@ class Coordinator:
             log.warning("lease call failed: %s", exc)
             return False
 
-    async def _loop(self) -> None:
+    async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self.period)
             sent = time.monotonic()
             if sent - self._last_renewed > self.renew_deadline:
-                # The others may see this replica's Lease expire soon (or already): stop its jobs
-                # now, before they take its resources.
-                log.error(
-                    "could not renew this replica's Lease in time: stopping its jobs and exiting "
-                    "(the other members take its resources)",
-                    extra={"lease": self.lease.where, "since": round(sent - self._last_renewed, 1)},
-                )
-                self.members.leaving = True
-                self.lost.set()
-                self._on_fenced()
+                self._fence(sent)
                 return
             if await self._safe(self.lease.renew()):
                 self._last_renewed = sent
+
+    def _fence(self, now: float) -> None:
+        """The others may see this replica's Lease expire soon: stop its jobs now, before they
+        take its resources, and exit."""
+        log.error(
+            "could not renew this replica's Lease in time: stopping its jobs and exiting "
+            "(the other members take its resources)",
+            extra={"lease": self.lease.where, "since": round(now - self._last_renewed, 1)},
+        )
+        self.members.leaving = True
+        self.lost.set()
+        self._on_fenced()
+
+    async def _list_loop(self) -> None:
+        while not self.lost.is_set():
+            await asyncio.sleep(self.period)
             try:
                 await self._refresh()
             except Exception as exc:
                 log.warning("could not list the ring's Leases: %s", exc)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, first: bool = False) -> None:
         views = await self.lease.members()
         now = time.monotonic()
         self.members.observe(views, now)
         ring_now = self.members.ring(now)
-        if ring_now != self._ring:
+        for gone in self.members.stale(views, now, keep=max(GC_AFTER, 10 * self.members.default_duration)):
+            log.info("deleting the Lease of a member gone long ago", extra={"member": gone.name})
+            await self.lease.delete(gone)
+        if first:
+            self._ring = ring_now
+        elif ring_now != self._ring:
             log.info(
                 "ring members changed",
                 extra={"ring": self.names.ring, "members": sorted(ring_now), "before": sorted(self._ring)},
@@ -159,8 +174,8 @@ class Coordinator:
 
     async def stop(self) -> None:
         """Release the Lease (the jobs have ended): the other members take the CRs at once."""
-        if self._task is not None:
-            self._task.cancel()
+        for loop_task in self._tasks:
+            loop_task.cancel()
         for task in list(self._inflight.values()):
             task.cancel()
         if not self.lost.is_set():

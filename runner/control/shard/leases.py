@@ -118,6 +118,15 @@ class MemberLease:
         except ApiException as exc:
             log.warning("could not release the lease %s: %s", self.where, exc.reason)
 
+    async def delete(self, lease: LeaseView) -> None:
+        """Delete a gone member's Lease, unless it was written meanwhile (it came back)."""
+        body = {"preconditions": {"resourceVersion": lease.resource_version}}
+        try:
+            await self.kube.call("DELETE", f"{self._path}/{quote(lease.name)}", body)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
     async def members(self) -> list[LeaseView]:
         selector = quote(f"{RING_LABEL}={self.ring}")
         listing = await self.kube.call("GET", f"{self._path}?labelSelector={selector}")
@@ -132,6 +141,7 @@ class MemberLease:
                     renew_time=str(spec.get("renewTime") or ""),
                     duration=float(spec.get("leaseDurationSeconds") or self.duration),
                     renew_age=_age(spec.get("renewTime"), now),
+                    resource_version=str(item["metadata"].get("resourceVersion") or ""),
                 )
             )
         return out

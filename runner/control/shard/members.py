@@ -25,6 +25,7 @@ class LeaseView:
     renew_time: str
     duration: float
     renew_age: float | None = None  # wall-clock seconds since renew_time, when it parses
+    resource_version: str = ""
 
 
 @dataclass
@@ -59,9 +60,10 @@ class Members:
                 prev.changed_at = now
             prev.renew_time, prev.holder, prev.duration = lease.renew_time, lease.holder, lease.duration
         for name in list(self._seen):
-            if name not in listed:  # deleted: gone from now on, after a lease duration unseen
+            if name not in listed:  # deleted: gone after a lease duration unseen (at once if it was)
+                was_alive = self.alive(name, now)
                 del self._seen[name]
-                self._unknown_since.setdefault(name, now)
+                self._unknown_since[name] = now if was_alive else float("-inf")
         for name in listed:
             self._unknown_since.pop(name, None)
 
@@ -76,6 +78,17 @@ class Members:
         if seen.holder != name:
             return False  # released on a clean shutdown
         return self.listed_at - seen.changed_at <= seen.duration
+
+    def stale(self, leases: Iterable[LeaseView], now: float, keep: float) -> list[LeaseView]:
+        """Leases of members gone for longer than ``keep`` seconds (wall clock): to delete."""
+        return [
+            lease
+            for lease in leases
+            if lease.name != self.me
+            and not self.alive(lease.name, now)
+            and lease.renew_age is not None
+            and lease.renew_age > keep
+        ]
 
     def ring(self, now: float) -> frozenset[str]:
         """The members a CR may be assigned to: those alive with a Lease seen (and this replica

@@ -138,3 +138,13 @@ def test_names_are_checked() -> None:
     assert default_identity({"POD_NAME": "op-1"}) == "op-1"
     assert is_runner_label("shard.sharding.ansible-operator-runner.io/ring")
     assert not is_runner_label("app.kubernetes.io/name")
+
+
+def test_leases_of_members_gone_long_ago_are_deleted_and_stay_gone() -> None:
+    m = Members(ME, 10.0)
+    old = lease(OTHER, "t0", holder="", age=7200.0)
+    fresh = lease("r2", "t0", age=1.0)
+    m.observe([old, fresh], now=100.0)
+    assert m.stale([old, fresh], 100.0, keep=3600.0) == [old]
+    m.observe([fresh], now=101.0)  # deleted
+    assert not m.alive(OTHER, 101.0)
