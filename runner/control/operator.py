@@ -197,7 +197,8 @@ class Operator:
 
     def _gained(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
-        self.scheduler.request(key, key[0], Priority.CHANGE, "assigned to this replica")
+        # like a start-up backlog: new and changed CRs of this replica are not kept waiting by it
+        self.scheduler.request(key, key[0], Priority.STARTUP, "assigned to this replica")
 
     def _lost(self, key: Hashable) -> None:
         self.scheduler.forget(key)  # no timers or queued runs; its job directory goes
