@@ -41,8 +41,8 @@ DESCRIPTIONS: Mapping[str, str] = {
     "once, served by 1, 2 and 3 replicas with the same fixed concurrency each; throughput ratio "
     "against N x the one-replica rate. The spread over 3 replicas, how many CRs move when a third "
     "replica joins two (ideal: a third), and the failover: one of 3 replicas SIGKILLed (its process "
-    "group) and every CR changed at once, time until all are Successful with the change, against "
-    "the lease duration (15 s).",
+    "group) and its CRs changed at once, time until they are all assigned to the others, against "
+    "the lease duration (15 s), and until they are all Successful with the change.",
 }
 
 

@@ -127,7 +127,7 @@ class Bench:
             records = op.log_records()
             for line in opproc.problems(records):
                 self.results.problems.append(f"{name}: {line}")
-            if op.proc.returncode not in (0, None):
+            if op.proc.returncode not in (0, None) and not op.killed:
                 self.results.problems.append(f"{name}: operator exited with code {op.proc.returncode}")
 
     def watcher(self, kind: str, namespace: str) -> CrWatcher:
