@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,36 +44,36 @@ def test_a_leaving_member_starts_and_claims_nothing() -> None:
     assert decide(CRView(None, False, False), ME, ME, False, leaving=True) is Action.WAIT
 
 
-names = st.sampled_from(["r0", "r1", "r2"])
+NAMES = ["r0", "r1", "r2"]
 
 
-@given(
-    assigned=st.one_of(st.none(), names),
-    draining=st.booleans(),
-    running=st.booleans(),
-    me=names,
-    desired=st.one_of(st.none(), names),
-    alive=st.booleans(),
-    leaving=st.booleans(),
-)
-def test_only_the_labelled_member_may_run(
-    assigned: str | None,
-    draining: bool,
-    running: bool,
-    me: str,
-    desired: str | None,
-    alive: bool,
-    leaving: bool,
-) -> None:
-    action = decide(CRView(assigned, draining, running), me, desired, alive, leaving)
-    if may_run(action):
-        assert assigned == me and not leaving
-    if action is Action.RELEASE:
-        assert assigned == me and not running  # never while its job runs
-    if action is Action.TAKE_OVER:
-        assert assigned not in (None, me) and not alive  # only from a member that is gone
-    if action in (Action.CLAIM, Action.TAKE_OVER, Action.ASK_DRAIN):
-        assert desired == me and not leaving
+def test_only_the_labelled_member_may_run_in_every_state() -> None:
+    """Every combination (the state space is small enough to check all of it)."""
+    for assigned, draining, running, me, desired, alive, leaving in itertools.product(
+        [None, *NAMES], [False, True], [False, True], NAMES, [None, *NAMES], [False, True], [False, True]
+    ):
+        action = decide(CRView(assigned, draining, running), me, desired, alive, leaving)
+        state = (assigned, draining, running, me, desired, alive, leaving, action)
+        if may_run(action):
+            assert assigned == me and not leaving, state
+        if action is Action.RELEASE:
+            assert assigned == me and not running, state  # never while its job runs
+        if action is Action.TAKE_OVER:
+            assert assigned not in (None, me) and not alive, state  # only from a member that is gone
+        if action in (Action.CLAIM, Action.TAKE_OVER, Action.ASK_DRAIN):
+            assert desired == me and not leaving, state
+
+
+@given(st.lists(st.tuples(st.sampled_from(NAMES), st.booleans()), min_size=1, max_size=20))
+def test_two_members_never_both_may_run_one_cr(views: list[tuple[str, bool]]) -> None:
+    """Whatever each member believes about the ring and the others, only the labelled one runs."""
+    labelled = views[0][0]
+    runners = {
+        me
+        for me, alive in views
+        if may_run(decide(CRView(labelled, False, False), me, labelled if alive else None, alive))
+    }
+    assert runners <= {labelled}
 
 
 def lease(name: str, renew: str, holder: str | None = None, age: float | None = 0.0) -> LeaseView:
