@@ -113,6 +113,8 @@ class Operator:
             log.warning("jobs still running after the graceful shutdown timeout: stopping them")
         self.reconciler.executor.shutdown()
         await closing
+        if self.shard is not None:  # the jobs have ended: the other members take its CRs now
+            await self.shard.stop()
         for cleanup in self.cleanups:  # inside kopf's shutdown, so kopf does not wait on their tasks
             await cleanup()
 

@@ -65,6 +65,7 @@ class Coordinator:
         self._ring: frozenset[str] = frozenset({self.me})
         self._picks: dict[Hashable, str | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
         self._last_renewed = 0.0
         # bound by the operator
         self._objects: Mapping[Any, Obj] = {}
@@ -174,6 +175,9 @@ class Coordinator:
 
     async def stop(self) -> None:
         """Release the Lease (the jobs have ended): the other members take the CRs at once."""
+        if self._stopped:
+            return
+        self._stopped = True
         for loop_task in self._tasks:
             loop_task.cancel()
         for task in list(self._inflight.values()):
