@@ -10,10 +10,13 @@ echo "== import-linter (the layers of docs/architecture.md)" >&2
 .venv/bin/lint-imports --no-cache
 echo "== mypy --strict" >&2
 .venv/bin/mypy
+# Two pytest-xdist workers (one kube-lite each; a test file stays on one worker, so its module
+# fixtures are shared as written). RUNNER_TEST_WORKERS=0 runs everything in this process.
+workers=(-n "${RUNNER_TEST_WORKERS:-2}" --dist loadfile)
 echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+.venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" "$@"
 echo "== pytest (the operator end-to-end tests and crash points again, on the plain executor)" >&2
-RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider \
+RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" \
   tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_dependents.py tests/e2e/test_compat.py \
   tests/faults/test_api_outage.py "tests/faults/test_crash_points.py::test_crash_during_the_job" \
   "tests/faults/test_crash_points.py::test_crash_between_the_job_and_its_status_write" "$@"

@@ -154,6 +154,13 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         help="where job directories live (default $TMPDIR/ansible-operator-runner-<uid>)",
     )
     flag(
+        "--rbac-record",
+        default=None,
+        metavar="FILE",
+        help="record every API call of the jobs (per watched kind) into FILE, for `ansible-operator rbac`"
+        " (default: not recorded)",
+    )
+    flag(
         "--job-timeout",
         type=_duration,
         default=DEFAULT_JOB_TIMEOUT,
@@ -351,6 +358,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         shard_ring=args.shard_ring or environ.get("OPERATOR_NAME") or "ansible-operator-runner",
         shard_by=args.shard_by,
         shard_lease_duration=args.shard_lease_duration,
+        rbac_record=Path(args.rbac_record).absolute() if args.rbac_record else None,
         environ=dict(environ),
     )
 

@@ -1,4 +1,4 @@
-"""The ``init``, ``create api`` and ``vars`` commands of ``ansible-operator``.
+"""The ``init``, ``create api``, ``vars`` and ``rbac`` commands of ``ansible-operator``.
 
 ``runner.cli.main`` calls :func:`add_parsers` on its sub-command parsers and :func:`dispatch` with
 the parsed arguments (``None`` back means the command is not one of these).
@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-COMMANDS = ("init", "create", "vars")
+COMMANDS = ("init", "create", "vars", "rbac")
 
 
 def add_parsers(subparsers: Any) -> None:
-    from runner.cli import varscmd
+    from runner.cli import rbaccmd, varscmd
 
     p = subparsers.add_parser(
         "init",
@@ -67,6 +67,7 @@ def add_parsers(subparsers: Any) -> None:
     api.add_argument("--project-dir", default=".", help="the project (default: current directory)")
 
     varscmd.add_parser(subparsers)
+    rbaccmd.add_parser(subparsers)
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
@@ -77,6 +78,10 @@ def dispatch(args: argparse.Namespace) -> int | None:
         from runner.cli import varscmd
 
         return varscmd.run(args)
+    if command == "rbac":
+        from runner.cli import rbaccmd
+
+        return rbaccmd.run(args)
 
     from runner.scaffold import ScaffoldError, create_api, init_project
 

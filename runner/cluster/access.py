@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from runner.cluster import apipath, ownership
+from runner.cluster import apipath, ownership, rbaccalls
 from runner.cluster.dependents import Dependents
 from runner.cluster.discovery import ResourceInfo
 from runner.cluster.kube import ResourceRef
@@ -94,5 +94,8 @@ class ProxyAccess:
             self.dependents.own_write(obj)
             if ownership.is_owned_by(obj, owner) and dependents_allowed(watch, info):
                 self.dependents.track(info)
+                if self.proxy.recorder is not None:
+                    calls = rbaccalls.watching(info.group, info.plural, info.namespaced)
+                    self.proxy.recorder.record(rbaccalls.kind_key(owner.api_version, owner.kind), calls)
 
         return on_write

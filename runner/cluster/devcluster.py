@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -87,6 +89,29 @@ def sa_token(cluster: Cluster, namespace: str, name: str) -> str:
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
 
 
+def sa_kubeconfig(admin_kubeconfig: str, token: str, namespace: str) -> str:
+    """A kubeconfig with the server and CA of the admin kubeconfig's current context and the
+    ServiceAccount's token as its only credentials."""
+    view = subprocess.run(
+        ["kubectl", "--kubeconfig", admin_kubeconfig, "config", "view", "--raw", "--minify", "--flatten"],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    (c,) = yaml.safe_load(view)["clusters"]
+    context = {"cluster": c["name"], "user": "sa", "namespace": namespace}
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [c],
+            "users": [{"name": "sa", "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": context}],
+            "current-context": "sa",
+        }
+    )
+
+
 @contextlib.contextmanager
 def cluster(*, rbac: bool = False) -> Iterator[Cluster]:
     c = start(rbac=rbac)
@@ -128,13 +153,29 @@ def main(argv: list[str] | None = None) -> int:
         "start", help="start kube-lite in DIR (or use $KUBECONFIG); prints the kubeconfig path"
     )
     s.add_argument("dir")
+    s.add_argument("--rbac", action="store_true", help="kube-lite enforces RBAC (KUBE_LITE_RBAC=1)")
     t = sub.add_parser("stop", help="stop the kube-lite started in DIR and remove DIR")
     t.add_argument("dir")
+    k = sub.add_parser(
+        "sa-kubeconfig",
+        help="print a kubeconfig for a ServiceAccount of the cluster started in DIR (or of $KUBECONFIG's)",
+    )
+    k.add_argument("dir")
+    k.add_argument("namespace")
+    k.add_argument("name")
     args = p.parse_args(argv)
     if args.cmd == "start":
-        print(start(args.dir).kubeconfig)
-    else:
+        print(start(args.dir, rbac=args.rbac).kubeconfig)
+    elif args.cmd == "stop":
         stop(args.dir)
+    else:
+        d = Path(args.dir)
+        if (d / "env").is_file():
+            c = Cluster(str(d / "kubeconfig"), "kube-lite", str(d))
+        else:
+            c = Cluster(os.environ["KUBECONFIG"], "external")
+        token = sa_token(c, args.namespace, args.name)
+        sys.stdout.write(sa_kubeconfig(c.kubeconfig, token, args.namespace))
     return 0
 
 

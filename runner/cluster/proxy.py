@@ -15,7 +15,9 @@ websocket upgrades such as exec and port-forward frame by frame), and:
   apiVersion, kind and name, as ``kubernetes.core.k8s`` and ``kubectl apply`` send) is adopted,
   unless another controller owns it or the write itself sets ``ownerReferences``;
 * a finalizer run's writes get no owner (what it creates must outlive the CR being deleted);
-* every successful write is reported to the operator (dependent watches, own-write filtering).
+* every successful write is reported to the operator (dependent watches, own-write filtering);
+* every call is noted for RBAC (``rbaccalls``, with ``--rbac-record``), and a call the API server
+  forbids is logged with the verb and resource a rule must grant.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from runner.cluster import apipath, ownership, selfsigned
+from runner.cluster import apipath, ownership, rbaccalls, selfsigned
 from runner.cluster.discovery import Discovery, ResourceInfo
 from runner.cluster.ownerguard import APPLY_PATCH, Refused
 from runner.cluster.ownership import Owner
@@ -75,6 +77,11 @@ class Grant:
     on_write: WriteCallback
     inject: bool = True
 
+    @property
+    def kind(self) -> str:
+        """The watched kind the job runs for, as the RBAC record names it (group/version/Kind)."""
+        return rbaccalls.kind_key(self.owner.api_version, self.owner.kind)
+
 
 class ProxyPortError(RuntimeError):
     """The job proxy's port (``--proxy-port``) cannot be bound."""
@@ -86,8 +93,15 @@ def _status(code: int, message: str) -> web.Response:
 
 
 class Proxy:
-    def __init__(self, upstream: Upstream, discovery: Discovery, primaries: ownership.PrimaryKinds) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        discovery: Discovery,
+        primaries: ownership.PrimaryKinds,
+        recorder: rbaccalls.Recorder | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.recorder = recorder
         self.discovery = discovery
         self.primaries = primaries
         self.guard = WriteGuard(upstream, primaries)
@@ -166,8 +180,12 @@ class Proxy:
         grant = self._grant_of(request)
         if grant is None:
             return _status(401, "this proxy only serves the jobs of the ansible-operator runner")
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await self._websocket(request)
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        calls = rbaccalls.calls_of(request.method, request.path, request.query_string, websocket)
+        if self.recorder is not None and calls:
+            self.recorder.record(grant.kind, calls)
+        if websocket:
+            return await self._websocket(request, grant, calls)
         if "upgrade" in request.headers.get("Connection", "").lower():
             return _status(
                 400, "only websocket upgrades are relayed (SPDY is not); use a websocket-capable client"
@@ -195,6 +213,8 @@ class Proxy:
         async with self.upstream.session.request(
             request.method, url, headers=headers, data=body or None, allow_redirects=False
         ) as upstream:
+            if upstream.status == 403:
+                self._forbidden(grant, calls)
             if request.method == "GET":
                 return await self._stream(request, upstream)
             data = await upstream.read()
@@ -205,6 +225,17 @@ class Proxy:
             if upstream.status < 300 and api and info:
                 data = await self._after_write(request, api, info, grant, checked, data)
             return web.Response(status=upstream.status, body=data, headers=self._response_headers(upstream))
+
+    @staticmethod
+    def _forbidden(grant: Grant, calls: list[rbaccalls.Call]) -> None:
+        owner = grant.owner
+        where = f"{owner.namespace}/{owner.name}" if owner.namespace else owner.name
+        log.warning(
+            "the API server forbade a call of the job for %s %s: %s; the operator's role needs that rule",
+            owner.kind,
+            where,
+            " and ".join(c.describe() for c in calls) or "a non-resource request",
+        )
 
     async def _recheck(
         self, api: apipath.ApiPath, info: ResourceInfo | None, grant: Grant, checked: Checked, data: bytes
@@ -311,7 +342,9 @@ class Proxy:
             return adopted
 
     # ---- websockets (exec, attach, port-forward)
-    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+    async def _websocket(
+        self, request: web.Request, grant: Grant, calls: list[rbaccalls.Call]
+    ) -> web.StreamResponse:
         protocols = [
             p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
         ]
@@ -321,6 +354,8 @@ class Proxy:
                 url, protocols=protocols, headers=self.upstream.auth_headers(), max_msg_size=0
             )
         except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 403:
+                self._forbidden(grant, calls)
             return _status(exc.status or 502, f"upstream refused the websocket: {exc.message}")
         async with upstream:
             downstream = web.WebSocketResponse(

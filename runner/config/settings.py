@@ -48,6 +48,7 @@ class Config:
     shard_ring: str = ""
     shard_by: str = "name"  # or "namespace"
     shard_lease_duration: float = 15.0
+    rbac_record: Path | None = None  # --rbac-record: where the jobs' API calls are recorded
     environ: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -17,6 +17,7 @@ from runner.cluster.discovery import Discovery
 from runner.cluster.kube import Kube
 from runner.cluster.preflight import load_credentials, wait_for_cluster
 from runner.cluster.proxy import Proxy
+from runner.cluster.rbaccalls import Recorder
 from runner.cluster.upstream import Upstream
 from runner.config.settings import Config
 from runner.config.watches import Watch
@@ -163,11 +164,14 @@ async def _job_access(
         log.warning(
             "--inject-owner-ref=false: no owner references on what roles create, no dependent watches"
         )
+        if config.rbac_record is not None:
+            log.warning("--rbac-record: the jobs' calls are not recorded with --inject-owner-ref=false")
         yield DirectAccess(config.kubeconfig), None
         return
     upstream = Upstream(api_client.configuration)
     primaries = frozenset((w.gvk.group, w.gvk.kind) for w in watches)
-    proxy = Proxy(upstream, Discovery(upstream), primaries)
+    recorder = Recorder(config.rbac_record) if config.rbac_record is not None else None
+    proxy = Proxy(upstream, Discovery(upstream), primaries, recorder)
     dependents = Dependents(upstream, config.namespaces, config.runner_dir / "dependent-kinds.json")
     await proxy.start(config.proxy_port)
     try:
@@ -176,3 +180,5 @@ async def _job_access(
         await dependents.stop()
         await proxy.stop()
         await upstream.close()
+        if recorder is not None:
+            recorder.flush()

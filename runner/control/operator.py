@@ -258,8 +258,18 @@ def _older(obj: Mapping[str, Any], prev: Mapping[str, Any] | None) -> bool:
     return new.isdigit() and old.isdigit() and int(new) < int(old)
 
 
-def settings() -> kopf.OperatorSettings:
+def fixed_namespaces(namespaces: tuple[str, ...]) -> bool:
+    """WATCH_NAMESPACE names namespaces exactly (no kopf glob or negation patterns)."""
+    return bool(namespaces) and not any(set(ns) & set("*?[]!") for ns in namespaces)
+
+
+def settings(namespaces: tuple[str, ...] = ()) -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
+    # Watching named namespaces, the operator needs no cluster-wide access to Namespaces (a Role
+    # in each is enough, as config/namespaced grants): kopf's scanning would list and watch all
+    # Namespaces, retrying a 403 for about a minute before it serves the CRs. As with the Go
+    # operator, the kinds are then those served at start-up (preflight waits for them).
+    s.scanning.disabled = fixed_namespaces(namespaces)
     s.posting.enabled = False  # the runner posts its own Events (runner/status/events.py)
     s.watching.server_timeout = 300
     s.watching.client_timeout = 330
@@ -283,7 +293,7 @@ async def run_operator(
     kopf.on.cleanup(registry=registry, id="settle-stop-flag")(settle_stop_flag)
     await kopf.operator(
         registry=registry,
-        settings=settings(),
+        settings=settings(config.namespaces),
         standalone=True,
         clusterwide=not config.namespaces,
         namespaces=list(config.namespaces),

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from runner.scaffold import templates
+from runner.scaffold import rbacrules, templates
 from runner.scaffold.blocks import Writer, block, insert_before_marker
 from runner.scaffold.crd import (
     VERSION_MARKER,
@@ -150,6 +150,17 @@ def _list_in_kustomization(w: Writer, path: str, marker: str, entry: str) -> Non
     )
 
 
+def _job_calls_block(w: Writer) -> None:
+    """The block `ansible-operator rbac --write` fills, in role files made before it existed."""
+    rel = "config/rbac/role.yaml"
+    text = w.read(rel)
+    if w.dry_run or text is None or f"generated:begin {rbacrules.BLOCK_ID}" in text:
+        return
+    added = insert_before_marker(text, RULES_MARKER, block(rbacrules.BLOCK_ID, rbacrules.EMPTY_BODY))
+    if added is not None:
+        w.update(rel, added)
+
+
 def create_api(
     root: Path,
     *,
@@ -221,6 +232,7 @@ def create_api(
             present=False,
             fallback=templates.project_file("config/rbac/role.yaml", templates.Tokens()),
         )
+    _job_calls_block(w)
 
     # watches.yaml: a new entry; an existing entry is the user's.
     if watch is None:

@@ -41,6 +41,19 @@ def cluster() -> Iterator[devcluster.Cluster]:
 
 
 @pytest.fixture(scope="session")
+def rbac_cluster() -> Iterator[devcluster.Cluster]:
+    """A second API server, one that enforces RBAC (kube-lite with KUBE_LITE_RBAC=1), for the tests
+    that run the operator as its ServiceAccount; with RUNNER_USE_KUBECONFIG=1 the same real cluster."""
+    with devcluster.cluster(rbac=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def rbac_admin(rbac_cluster: devcluster.Cluster) -> Kubectl:
+    return Kubectl(rbac_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
 def kubectl(cluster: devcluster.Cluster) -> Kubectl:
     k = Kubectl(cluster.kubeconfig)
     kinds = [w["kind"] for w in yaml.safe_load((E2E_OPERATOR / "watches.yaml").read_text())]

@@ -118,76 +118,69 @@ def can_i(admin: Kubectl, namespace: str, sa: str, *what: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Setup]:
+def setup(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, rbac_cluster: devcluster.Cluster
+) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("metrics-rbac")
-    with devcluster.cluster(rbac=True) as cluster:
-        admin = Kubectl(cluster.kubeconfig)
-        kinds = [w["kind"] for w in yaml.safe_load((E2E_OPERATOR / "watches.yaml").read_text())]
-        admin.apply(*(e2e_crd(kind) for kind in kinds))
-        admin.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-        ns = f"e2e-rbac-{uuid.uuid4().hex[:8]}"
-        admin.run("create", "namespace", ns)
-        for sa in ("operator", "reader", "stranger"):
-            admin.run("create", "serviceaccount", sa, "-n", ns)
+    cluster = rbac_cluster
+    admin = Kubectl(cluster.kubeconfig)
+    kinds = [w["kind"] for w in yaml.safe_load((E2E_OPERATOR / "watches.yaml").read_text())]
+    admin.apply(*(e2e_crd(kind) for kind in kinds))
+    admin.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    ns = f"e2e-rbac-{uuid.uuid4().hex[:8]}"
+    admin.run("create", "namespace", ns)
+    for sa in ("operator", "reader", "stranger"):
+        admin.run("create", "serviceaccount", sa, "-n", ns)
 
-        crd_reader = shipped("crd_reader_role.yaml", ns)
-        metrics_auth = shipped("metrics_auth_role.yaml", ns)
-        metrics_reader = shipped("metrics_reader_role.yaml", ns)
-        manager = shipped("role.yaml", ns)  # events, and the ConfigMaps the echo role writes
-        kinds_role = e2e_kinds_role(ns)
-        # Not shipped: kopf lists and watches Namespaces when it watches named ones, and without
-        # this retries the 403 for about a minute before it falls back to the named namespace.
-        namespaces = {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": f"{ns}-namespace-reader"},
-            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}],
-        }
-        cluster_scoped = [
-            namespaces,
-            binding("ClusterRoleBinding", f"{ns}-namespace-reader", namespaces, ns, "operator"),
-            crd_reader,
-            metrics_auth,
-            metrics_reader,
-            manager,
-            binding("ClusterRoleBinding", f"{ns}-crd-reader", crd_reader, ns, "operator"),
-            binding("ClusterRoleBinding", f"{ns}-metrics-auth", metrics_auth, ns, "operator"),
-            binding("ClusterRoleBinding", f"{ns}-metrics-reader", metrics_reader, ns, "reader"),
-        ]
-        admin.apply(
-            *cluster_scoped,
-            kinds_role,
-            binding("RoleBinding", "manager", manager, ns, "operator"),
-            binding("RoleBinding", "e2e-kinds", kinds_role, ns, "operator"),
-        )
-        # RBAC takes effect shortly after the write (informers), and the operator caches answers.
-        wait_for(lambda: can_i(admin, ns, "reader", "get", "/metrics"), "reader's binding to take effect")
-        wait_for(
-            lambda: can_i(admin, ns, "operator", "create", "tokenreviews.authentication.k8s.io"), "operator's"
-        )
-        wait_for(lambda: can_i(admin, ns, "operator", "watch", f"echoes.{E2E_GROUP}", "-n", ns), "operator's")
-        assert not can_i(admin, ns, "stranger", "get", "/metrics")
+    crd_reader = shipped("crd_reader_role.yaml", ns)
+    metrics_auth = shipped("metrics_auth_role.yaml", ns)
+    metrics_reader = shipped("metrics_reader_role.yaml", ns)
+    manager = shipped("role.yaml", ns)  # events, and the ConfigMaps the echo role writes
+    kinds_role = e2e_kinds_role(ns)
+    # No access to Namespaces: watching a named namespace, the operator does not list them.
+    cluster_scoped = [
+        crd_reader,
+        metrics_auth,
+        metrics_reader,
+        manager,
+        binding("ClusterRoleBinding", f"{ns}-crd-reader", crd_reader, ns, "operator"),
+        binding("ClusterRoleBinding", f"{ns}-metrics-auth", metrics_auth, ns, "operator"),
+        binding("ClusterRoleBinding", f"{ns}-metrics-reader", metrics_reader, ns, "reader"),
+    ]
+    admin.apply(
+        *cluster_scoped,
+        kinds_role,
+        binding("RoleBinding", "manager", manager, ns, "operator"),
+        binding("RoleBinding", "e2e-kinds", kinds_role, ns, "operator"),
+    )
+    # RBAC takes effect shortly after the write (informers), and the operator caches answers.
+    wait_for(lambda: can_i(admin, ns, "reader", "get", "/metrics"), "reader's binding to take effect")
+    wait_for(
+        lambda: can_i(admin, ns, "operator", "create", "tokenreviews.authentication.k8s.io"), "operator's"
+    )
+    wait_for(lambda: can_i(admin, ns, "operator", "watch", f"echoes.{E2E_GROUP}", "-n", ns), "operator's")
+    assert not can_i(admin, ns, "stranger", "get", "/metrics")
 
-        tokens = {sa: devcluster.sa_token(cluster, ns, sa) for sa in ("operator", "reader", "stranger")}
-        operators = OperatorFactory(
-            sa_kubeconfig(admin, tokens["operator"], ns, tmp / "operator.kubeconfig"), tmp
-        )
-        op = operators.start(
-            ns, "--metrics-bind-address=127.0.0.1:0", "--metrics-secure", "--metrics-require-rbac"
-        )
-        failures = request.session.testsfailed
-        try:
-            port = wait_for(
-                lambda: re.search(r"serving metrics on 127\.0\.0\.1:(\d+)", op.logs()), "the metrics port"
-            ).group(1)
-            yield Setup(admin, ns, op, int(port), tokens)
-        finally:
-            operators.stop_all()
-            if request.session.testsfailed != failures or sys.exc_info()[0] is not None:
-                sys.stderr.write(f"\n----- operator log -----\n{op.logs()[-20000:]}\n")
-            for obj in cluster_scoped:
-                admin.delete(obj["kind"].lower(), obj["metadata"]["name"])
-            admin.delete("namespace", ns)
+    tokens = {sa: devcluster.sa_token(cluster, ns, sa) for sa in ("operator", "reader", "stranger")}
+    operators = OperatorFactory(
+        sa_kubeconfig(admin, tokens["operator"], ns, tmp / "operator.kubeconfig"), tmp
+    )
+    op = operators.start(
+        ns, "--metrics-bind-address=127.0.0.1:0", "--metrics-secure", "--metrics-require-rbac"
+    )
+    failures = request.session.testsfailed
+    try:
+        port = wait_for(
+            lambda: re.search(r"serving metrics on 127\.0\.0\.1:(\d+)", op.logs()), "the metrics port"
+        ).group(1)
+        yield Setup(admin, ns, op, int(port), tokens)
+    finally:
+        operators.stop_all()
+        if request.session.testsfailed != failures or sys.exc_info()[0] is not None:
+            sys.stderr.write(f"\n----- operator log -----\n{op.logs()[-20000:]}\n")
+        for obj in cluster_scoped:
+            admin.delete(obj["kind"].lower(), obj["metadata"]["name"])
+        admin.delete("namespace", ns)
 
 
 def scrape(port: int, headers: dict[str, str]) -> tuple[int, str]:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from runner.cluster import devcluster
+from tests.conftest import FAULT_PROPERTY
 from tests.e2e.conftest import (  # noqa: F401 - fixtures shared with the e2e suite
     E2E_OPERATOR,
     REPO,
@@ -60,13 +61,9 @@ class Fault:
         self.checks.append(what)
 
 
-_FAULTS: list[Fault] = []
-
-
 @pytest.fixture
 def fault(request: pytest.FixtureRequest) -> Iterator[Fault]:
     f = Fault(request.node.nodeid.split("::", 1)[-1])
-    _FAULTS.append(f)
     yield f
     rep = getattr(request.node, "rep_call", None)
     if rep is None:
@@ -75,22 +72,9 @@ def fault(request: pytest.FixtureRequest) -> Iterator[Fault]:
         f.outcome = "skipped"
     else:
         f.outcome = "survived" if rep.passed else "FAILED"
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _FAULTS:
-        return
-    tr = terminalreporter
-    tried = [f for f in _FAULTS if f.outcome != "skipped"]
-    survived = [f for f in tried if f.outcome == "survived"]
-    tr.section("fault injection")
-    for f in _FAULTS:
-        tr.write_line(f"[{f.outcome}] {f.case}")
-        for w in f.what:
-            tr.write_line(f"    tried:   {w}")
-        for c in f.checks:
-            tr.write_line(f"    checked: {c}")
-    tr.write_line(f"faults: {len(survived)} survived / {len(tried)} tried")
+    # Carried on the teardown report, so the summary (tests/conftest.py) sees it also when the
+    # case ran in a pytest-xdist worker.
+    request.node.user_properties.append((FAULT_PROPERTY, asdict(f)))
 
 
 FAULTS_OPERATOR = Path(__file__).resolve().parent / "operator"
