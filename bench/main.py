@@ -21,7 +21,7 @@ from bench.scenarios import Bench, Sizes, run_all, say
 from bench.stats import scaled
 from runner.cluster import devcluster
 
-ALL = ("B1", "B2", "B3", "B4", "B5", "B7")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 QUICK = Sizes(
     b1_crs=5,
     b2_crs=2,
@@ -36,6 +36,7 @@ QUICK = Sizes(
     warm_idle_timeout=3.0,
     b7_crs=40,
     b7_steady=3.0,
+    b6_crs=24,
 )
 
 
@@ -52,7 +53,13 @@ def parser() -> argparse.ArgumentParser:
         prog="bench/run.sh", description="Benchmarks of the runner against bare ansible-runner."
     )
     p.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run (< 3 minutes)")
-    p.add_argument("--only", type=parse_only, default=list(ALL), help="comma-separated subset, e.g. B1,B3")
+    p.add_argument(
+        "--only",
+        type=parse_only,
+        default=None,
+        help="comma-separated subset, e.g. B1,B3 (default: all; with --quick all but B6)",
+    )
+    p.add_argument("--crs-b6", type=int, default=None, help="B6 CRs (default 300)")
     p.add_argument(
         "--executor",
         choices=("plain", "fast"),
@@ -104,7 +111,9 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         warm_idle_timeout=base.warm_idle_timeout,
         b7_crs=scaled(base.b7_crs, args.scale, 5),
         b7_steady=base.b7_steady,
+        b6_crs=scaled(base.b6_crs, args.scale, 6),
     )
+    s.b6_crs = args.crs_b6 or s.b6_crs
     s.b1_crs = args.crs_b1 or s.b1_crs
     s.b2_crs = args.crs_b2 or s.b2_crs
     s.b3_crs = args.crs_b3 or s.b3_crs
@@ -123,6 +132,8 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.only is None:  # B6 starts six operator processes: not part of the CI smoke run
+        args.only = [b for b in ALL if b != "B6"] if args.quick else list(ALL)
     sizes = sizes_from(args)
     output = args.output or BENCH_DIR / ("RESULTS.quick.md" if args.quick else "RESULTS.md")
     signal.signal(signal.SIGTERM, _terminate)
@@ -135,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "executor": args.executor,
         "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs, B3 {sizes.b3_crs} CRs, "
         f"B5/B4 {sizes.b5_crs} CRs, B7 {sizes.b7_crs} CRs, idle {sizes.idle_seconds:.0f} s, "
-        f"B4 {sizes.rounds} rounds of {sizes.round_crs} CRs"
+        f"B4 {sizes.rounds} rounds of {sizes.round_crs} CRs, B6 {sizes.b6_crs} CRs"
         + (
             f", backlog operator --warm-worker-idle-timeout={sizes.warm_idle_timeout:g}s"
             if sizes.warm_idle_timeout is not None

@@ -32,6 +32,7 @@ class OperatorProcess:
     started: float  # time.monotonic() just before the process was started
     started_wall: float  # time.time() at the same moment
     args: list[str] = field(default_factory=list)
+    killed: bool = False  # SIGKILLed on purpose (B6's failover): its exit is no problem
 
     @property
     def pid(self) -> int:
@@ -41,7 +42,7 @@ class OperatorProcess:
         return self.proc.poll() is None
 
     def check_alive(self) -> None:
-        if not self.alive():
+        if not self.alive() and not self.killed:
             raise RuntimeError(
                 f"the operator exited with code {self.proc.returncode}; its log:\n{self.tail()}"
             )

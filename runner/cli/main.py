@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from runner import __version__
-from runner.cli.flags import add_run_flags, build_config
+from runner.cli.flags import add_run_flags, build_config, sharding_problem
 from runner.cli.scaffold import add_parsers, dispatch
 
 __all__ = ["build_config", "main", "parser"]
@@ -72,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
             args.ansible_collections_path
         )
     config = build_config(args, environ)
+    problem = sharding_problem(config, args, environ)
+    if problem:
+        print(f"ansible-operator: {problem}", file=sys.stderr)
+        return 2
+    if config.sharding:
+        logs.name_replica(config.shard_identity)
     try:
         watches = load_watches(config.watches_file, environ=environ)
     except WatchesError as exc:

@@ -43,6 +43,11 @@ class Config:
     proxy_port: int = 0
     executor: str = "fast"
     warm_idle_timeout: float = DEFAULT_WARM_IDLE_TIMEOUT
+    sharding: bool = False
+    shard_identity: str = ""
+    shard_ring: str = ""
+    shard_by: str = "name"  # or "namespace"
+    shard_lease_duration: float = 15.0
     rbac_record: Path | None = None  # --rbac-record: where the jobs' API calls are recorded
     environ: Mapping[str, str] = field(default_factory=dict)
 

@@ -25,6 +25,8 @@ from runner.control import memory
 from runner.control.leader import LeaderElector, LeaseConfig, default_namespace
 from runner.control.operator import Operator, run_operator
 from runner.control.reconciler import Reconciler
+from runner.control.shard.coordinator import Coordinator
+from runner.control.shard.leases import MemberLease
 from runner.jobs import jobdir
 from runner.jobs.executor import AnsibleRunnerExecutor, Executor
 from runner.jobs.plan import job_env
@@ -60,11 +62,15 @@ async def serve(config: Config, watches: list[Watch]) -> int:
         executor.shutdown()
         return 2
     code = 0
+    shard = _ring_member(config, api_client, kube) if config.sharding else None
+    lease_kube = shard.lease.kube if shard is not None else None
     events = EventRecorder(kube, config.operator_name)
     try:
+        if shard is not None:
+            await shard.start(on_fenced=lambda: None if stop.done() else stop.set_result(None))
         async with _job_access(config, api_client, watches) as (access, dependents):
             reconciler = Reconciler(config, kube, executor, events.post, access)
-            operator = Operator(config, watches, reconciler)
+            operator = Operator(config, watches, reconciler, shard)
             if dependents is not None:
                 dependents.bind(operator.dependent_owners, operator.dependent_changed)
                 await dependents.start()
@@ -82,12 +88,18 @@ async def serve(config: Config, watches: list[Watch]) -> int:
             await run_operator(config, operator, ready, stop)
             if elector is not None and elector.lost.is_set():
                 code = 1
+            if shard is not None and shard.lost.is_set():
+                code = 1
     finally:
+        if shard is not None:
+            await shard.stop()  # after the last job: the other members take its CRs at once
         await events.close()  # the last Events (a shutdown's, a finalizer's) still land
         if elector is not None:
             await elector.release()
         await endpoints.stop()
         kube.close()
+        if lease_kube is not None:
+            lease_kube.close()
         executor.shutdown()
     log.info("operator stopped")
     return code
@@ -130,6 +142,19 @@ async def _lead(config: Config, api_client: Any, stop: asyncio.Future[Any]) -> L
     task = asyncio.get_running_loop().create_task(watch_lease())
     stop.add_done_callback(lambda _: task.cancel())
     return elector
+
+
+def _ring_member(config: Config, api_client: Any, kube: Kube) -> Coordinator:
+    """With --sharding: this replica's Lease (on a client of its own, so renewals never queue
+    behind status writes) and its place in the ring. ``main`` has checked the settings."""
+    namespace = config.leader_election_namespace or default_namespace() or ""
+    identity = config.shard_identity
+    lease = MemberLease(
+        Kube(api_client, threads=2), namespace, config.shard_ring, identity, config.shard_lease_duration
+    )
+    return Coordinator(
+        kube, lease, ring_name=config.shard_ring, by=config.shard_by, duration=config.shard_lease_duration
+    )
 
 
 @contextlib.asynccontextmanager

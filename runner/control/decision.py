@@ -3,7 +3,8 @@
 A reconcile runs when a CR is first seen (created, or listed when the operator starts), when its
 ``metadata.generation`` changes (so never for the runner's own status writes, nor for label-only
 edits), when it starts deleting, when its annotations change and the watch asks for that, and,
-for kinds without a generation (Secrets, ConfigMaps), on any change other than status.
+for kinds without a generation (Secrets, ConfigMaps), on any change other than status and the
+assignment and drain labels of ``--sharding``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from runner.control.shard.names import is_runner_label
 
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
 
@@ -39,6 +42,9 @@ def fingerprint(obj: Mapping[str, Any]) -> Seen:
     content = None
     if generation is None:
         trimmed_meta = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
+        labels = {k: v for k, v in (meta.get("labels") or {}).items() if not is_runner_label(k)}
+        if "labels" in trimmed_meta:
+            trimmed_meta["labels"] = labels
         content = _digest({**{k: v for k, v in obj.items() if k != "status"}, "metadata": trimmed_meta})
     return Seen(
         uid=str(meta.get("uid", "")),

@@ -30,6 +30,7 @@ from runner.control.decision import Seen, created_since, fingerprint, trigger
 from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
 from runner.control.scheduler import Outcome, Priority, Scheduler
+from runner.control.shard.coordinator import Coordinator
 from runner.jobs import jobdir
 from runner.serve import metrics
 
@@ -51,8 +52,15 @@ class KindState:
 class Operator:
     """Holds the latest object of every watched CR and turns watch events into reconcile requests."""
 
-    def __init__(self, config: Config, watches: list[Watch], reconciler: Reconciler) -> None:
+    def __init__(
+        self,
+        config: Config,
+        watches: list[Watch],
+        reconciler: Reconciler,
+        shard: Coordinator | None = None,
+    ) -> None:
         self.config = config
+        self.shard = shard
         self.kinds = {w.index: KindState(w) for w in watches}
         self.reconciler = reconciler
         self.objects: ObjectStore[Key] = ObjectStore()
@@ -67,6 +75,8 @@ class Operator:
             group_limits={w.index: config.workers_for(w.gvk.env_suffix) for w in watches},
             on_forgotten=self._forgotten,
         )
+        if shard is not None:
+            shard.bind(self.objects, self._ref_of, self._gained, self._lost, self._feed)
 
     # ---- kopf wiring
     def register(self, registry: kopf.OperatorRegistry) -> None:
@@ -100,16 +110,23 @@ class Operator:
         self._trim_task = loop.create_task(trimmer.run())
 
     async def _cleanup(self, **_: Any) -> None:
-        """Let running jobs finish for --graceful-shutdown-timeout, then stop them."""
+        """Let running jobs finish for --graceful-shutdown-timeout, then stop them (at once when
+        this replica lost its ring Lease: the other members are about to take its CRs)."""
         if hasattr(self, "_sweep_task"):
             self._sweep_task.cancel()
             self._trim_task.cancel()
+        grace = self.config.graceful_shutdown_timeout
+        if self.shard is not None:
+            self.shard.leave()
+            grace = 0.0 if self.shard.lost.is_set() else grace
         closing = asyncio.ensure_future(self.scheduler.close())
-        done, _pending = await asyncio.wait({closing}, timeout=self.config.graceful_shutdown_timeout)
+        done, _pending = await asyncio.wait({closing}, timeout=grace)
         if not done:
             log.warning("jobs still running after the graceful shutdown timeout: stopping them")
         self.reconciler.executor.shutdown()
         await closing
+        if self.shard is not None:  # the jobs have ended: the other members take its CRs now
+            await self.shard.stop()
         for cleanup in self.cleanups:  # inside kopf's shutdown, so kopf does not wait on their tasks
             await cleanup()
 
@@ -123,12 +140,20 @@ class Operator:
                 self.objects.pop(key)
                 self.seen.pop(key, None)
                 self.scheduler.forget(key)
+            if self.shard is not None:
+                self.shard.forget(key)
             return
+        if self.shard is not None and _older(obj, self.objects.get(key)):
+            return  # an event from before a label write of ours, which was fed in already
         self.objects[key] = obj
         metrics.resource_seen(watch.gvk, meta)
         now = fingerprint(obj)
         reason = trigger(self.seen.get(key), now, watch_annotations=watch.watch_annotations_changes)
         self.seen[key] = now
+        if self.shard is not None:
+            self.shard.observe(key, obj)  # may call _gained (a run) or _lost
+            if key not in self.shard.mine:
+                return
         if reason is None:
             return
         startup = (
@@ -161,6 +186,8 @@ class Operator:
 
     def dependent_changed(self, key: Hashable, reason: str) -> None:
         assert isinstance(key, tuple)
+        if self.shard is not None and key not in self.shard.mine:
+            return  # dependents follow their owner CR: its member reruns it
         if key in self.objects:
             self.scheduler.request_soon(key, key[0], reason, DEPENDENT_DEBOUNCE)
 
@@ -170,12 +197,42 @@ class Operator:
         state = self.kinds[key[0]]
         if obj is None or state.ref is None:
             return Outcome(ok=True)
+        if self.shard is None:
+            return await self._run(state, obj, reasons)
+        verdict = self.shard.may_start(key)
+        if verdict != "run":  # skip: not (or no longer) this replica's, its member runs it
+            return Outcome(ok=verdict == "skip")
+        self.shard.started(key)
+        try:
+            return await self._run(state, obj, reasons)
+        finally:
+            self.shard.finished(key)
+
+    async def _run(self, state: KindState, obj: Mapping[str, Any], reasons: frozenset[str]) -> Outcome:
+        assert state.ref is not None
         self.running += 1
         try:
             return await self.reconciler.reconcile(state.watch, state.ref, obj, reasons)
         finally:
             self.running -= 1
             self.finished += 1
+
+    # ---- sharding callbacks
+    def _ref_of(self, key: Hashable) -> ResourceRef | None:
+        assert isinstance(key, tuple)
+        return self.kinds[key[0]].ref
+
+    def _gained(self, key: Hashable) -> None:
+        assert isinstance(key, tuple)
+        # like a start-up backlog: new and changed CRs of this replica are not kept waiting by it
+        self.scheduler.request(key, key[0], Priority.STARTUP, "assigned to this replica")
+
+    def _lost(self, key: Hashable) -> None:
+        self.scheduler.forget(key)  # no timers or queued runs; its job directory goes
+
+    def _feed(self, key: Hashable, obj: Mapping[str, Any]) -> None:
+        assert isinstance(key, tuple)
+        self.observe(self.kinds[key[0]].watch, "MODIFIED", obj)
 
     def sweep_job_dirs(self) -> int:
         """Remove the job directories of CRs that are gone (deleted while the operator was down)."""
@@ -214,6 +271,16 @@ class Operator:
         trashed = jobdir.discard(path, self.config.runner_dir)
         if trashed is not None:
             asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, trashed, True)
+
+
+def _older(obj: Mapping[str, Any], prev: Mapping[str, Any] | None) -> bool:
+    """Whether ``obj`` is an older version than ``prev`` (resourceVersions compared as numbers,
+    as etcd writes them; anything else is taken as newer)."""
+    if prev is None:
+        return False
+    new = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    old = str((prev.get("metadata") or {}).get("resourceVersion") or "")
+    return new.isdigit() and old.isdigit() and int(new) < int(old)
 
 
 def fixed_namespaces(namespaces: tuple[str, ...]) -> bool:

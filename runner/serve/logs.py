@@ -57,6 +57,22 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
+class _Replica(logging.Filter):
+    def __init__(self, replica: str) -> None:
+        super().__init__()
+        self.replica = replica
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.replica = self.replica
+        return True
+
+
+def name_replica(replica: str) -> None:
+    """Every log line from now on names this replica (``replica=...``): with ``--sharding``."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Replica(replica))
+
+
 class CRLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """Adds the CR's identity (``cr``, ``kind``) and any job id to every record."""
 

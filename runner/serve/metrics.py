@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from runner import __version__
 from runner.config.watches import GVK
@@ -47,6 +47,34 @@ RECONCILES = Histogram(
     registry=REGISTRY,
 )
 JOBS_RUNNING = Gauge("ansible_operator_jobs_running", "Jobs running now", registry=REGISTRY)
+
+# --sharding (README: Scaling out)
+SHARD_MEMBER = Gauge(
+    "ansible_operator_shard_member",
+    "1 for each live member of the ring, as this replica sees it",
+    ["ring", "member"],
+    registry=REGISTRY,
+)
+SHARD_OWNED = Gauge(
+    "ansible_operator_shard_owned_resources",
+    "Custom resources this replica serves",
+    ["ring", "replica"],
+    registry=REGISTRY,
+)
+SHARD_HANDOVERS = Counter(
+    "ansible_operator_shard_handovers_total",
+    "Custom resources this replica took or gave: claimed (unassigned), taken_over (from a member "
+    "that is gone), released (handed over on request), drain_requested (asked a member for one)",
+    ["ring", "how"],
+    registry=REGISTRY,
+)
+
+
+def shard_members(ring: str, members: frozenset[str]) -> None:
+    SHARD_MEMBER.clear()
+    for member in sorted(members):
+        SHARD_MEMBER.labels(ring=ring, member=member).set(1)
+
 
 RESOURCE_CREATED_AT = Gauge(
     "resource_created_at_seconds",

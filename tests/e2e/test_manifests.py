@@ -51,6 +51,7 @@ def test_server_side_dry_run_apply_against_kube_lite() -> None:
     out = check("apply")
     assert "server-side dry-run apply of config/default: ok" in out
     assert "server-side dry-run apply of config/namespaced: ok" in out
+    assert "server-side dry-run apply of config/sharded: ok" in out
 
 
 def test_dockerfile_lints_with_hadolint() -> None:

@@ -334,3 +334,55 @@ def test_missing_watches_file(
     assert main(["run", f"--watches-file={missing}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"ansible-operator: {missing}: file not found"
+
+
+# --- --sharding ---
+
+
+def test_sharding_flags_and_defaults() -> None:
+    c = config("--sharding", "--shard-by=namespace", "--shard-lease-duration=5s", POD_NAME="op-abc")
+    assert (c.sharding, c.shard_identity, c.shard_by, c.shard_lease_duration) == (
+        True,
+        "op-abc",
+        "namespace",
+        5,
+    )
+    assert c.shard_ring == "ansible-operator-runner"
+    assert config(OPERATOR_NAME="memcached-operator").shard_ring == "memcached-operator"
+    assert config(ANSIBLE_OPERATOR_SHARDING="true").sharding
+    assert not config().sharding
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        (["--sharding", "--leader-elect"], {}, "--sharding and --leader-elect cannot be used together"),
+        (["--sharding"], {}, "--sharding needs --leader-election-namespace"),
+        (
+            ["--sharding", "--leader-election-namespace=ops", "--shard-identity=Bad_Name"],
+            {},
+            "--shard-identity",
+        ),
+        (["--sharding", "--leader-election-namespace=ops", "--shard-ring=a/b"], {}, "--shard-ring 'a/b'"),
+        ([], {"ANSIBLE_OPERATOR_SHARDING": "maybe"}, "ANSIBLE_OPERATOR_SHARDING='maybe'"),
+    ],
+)
+def test_bad_sharding_settings_exit_2_with_one_line(
+    argv: list[str],
+    environ: dict[str, str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("POD_NAME", raising=False)
+    watches = tmp_path / "watches.yaml"
+    watches.write_text("- {version: v1, group: x.example.com, kind: X, role: r}\n")
+    (tmp_path / "r").mkdir()
+    assert main(["run", f"--watches-file={watches}", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ansible-operator: ") and message in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
