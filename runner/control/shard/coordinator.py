@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
 
@@ -29,6 +29,14 @@ log = logging.getLogger("runner.control.shard")
 JSON_PATCH = "application/json-patch+json"
 GC_AFTER = 3600.0  # seconds: the Lease of a member gone this long is deleted
 Obj = Mapping[str, Any]
+
+
+class Objects(Protocol):
+    """The operator's latest object of every watched CR (``control.objects.ObjectStore``)."""
+
+    def get(self, key: Any) -> Obj | None: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 _HOW = {
     Action.CLAIM: "claimed",
@@ -68,7 +76,7 @@ class Coordinator:
         self._stopped = False
         self._last_renewed = 0.0
         # bound by the operator
-        self._objects: Mapping[Any, Obj] = {}
+        self._objects: Objects = {}
         self._ref_of: Callable[[Hashable], ResourceRef | None] = lambda _k: None
         self._gained: Callable[[Hashable], None] = lambda _k: None
         self._lost_cr: Callable[[Hashable], None] = lambda _k: None
@@ -77,7 +85,7 @@ class Coordinator:
 
     def bind(
         self,
-        objects: Mapping[Any, Obj],
+        objects: Objects,
         ref_of: Callable[[Hashable], ResourceRef | None],
         gained: Callable[[Hashable], None],
         lost: Callable[[Hashable], None],
