@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,18 @@ EXECUTORS = [pytest.param("--executor=plain", id="plain"), pytest.param("--execu
 HANG = {"fault": "hang"}
 
 
-def job_processes(ns: str) -> list[str]:
-    """Live processes of the jobs of namespace ``ns``: "pid command line" each."""
+def started_at(pid: str) -> float:
+    """When process ``pid`` started, in epoch seconds."""
+    with open(f"/proc/{pid}/stat") as fh:
+        ticks = int(fh.read().rpartition(")")[2].split()[19])
+    with open("/proc/stat") as fh:
+        boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def job_processes(ns: str, started_before: float | None = None) -> list[str]:
+    """Live processes of the jobs of namespace ``ns``: "pid command line" each; with
+    ``started_before``, only those started before that time (epoch seconds)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -38,6 +49,11 @@ def job_processes(ns: str) -> list[str]:
         except (OSError, IndexError):
             continue
         if ns in cmdline or f"FAULT_JOB={ns}".encode() in environ:
+            try:
+                if started_before is not None and started_at(entry) >= started_before:
+                    continue
+            except (OSError, ValueError, IndexError, StopIteration):
+                continue
             found.append(f"{entry} {cmdline}")
     return found
 
@@ -73,11 +89,17 @@ def test_job_timeout_kills_the_whole_job(
 ) -> None:
     fault.tried(f"a task running `sleep 600`, stopped by --job-timeout=3s ({executor})")
     operators.start(namespace, executor, "--job-timeout=3s")
-    kubectl.apply(cr("FaultEcho", "hang", namespace, HANG), cr("FaultEcho", "fine", namespace))
+    kubectl.apply(cr("FaultEcho", "hang", namespace, HANG))
     assert "timed out after 3s" in failure_message(kubectl, "hang", namespace)
     fault.checked("the CR shows Failure: the job timed out")
-    assert job_processes(namespace) == []
+    # The CR is retried (a back-off of at least 1 s), so a new job of it may be running already:
+    # the processes of the stopped job are those started before the failure (its time is in whole
+    # seconds, and the retry starts a second after the failure at the earliest).
+    failed = condition(kubectl.get("faultecho", "hang", namespace), "Failure")["lastTransitionTime"]
+    failed_at = datetime.fromisoformat(failed.replace("Z", "+00:00")).timestamp() + 1
+    assert job_processes(namespace, started_before=failed_at) == []
     fault.checked("no process of the job is left once the CR shows the failure")
+    kubectl.apply(cr("FaultEcho", "fine", namespace))
     successful(kubectl, "faultecho", "fine", namespace)
     fault.checked("another CR is served")
 
