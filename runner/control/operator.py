@@ -288,10 +288,10 @@ def fixed_namespaces(namespaces: tuple[str, ...]) -> bool:
     return bool(namespaces) and not any(set(ns) & set("*?[]!") for ns in namespaces)
 
 
-def process_started_at() -> float:
-    """When this process started (epoch seconds; from /proc, else now)."""
+def process_started_at(pid: int | str = "self") -> float:
+    """When process ``pid`` (default: this one) started, in epoch seconds; from /proc, else now."""
     try:
-        with open("/proc/self/stat") as fh:
+        with open(f"/proc/{pid}/stat") as fh:
             ticks = int(fh.read().rpartition(")")[2].split()[19])  # field 22, starttime
         with open("/proc/stat") as fh:
             boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))

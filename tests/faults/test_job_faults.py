@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.control.operator import process_started_at
 from tests.e2e.conftest import OperatorFactory, cr
 from tests.e2e.kube import Kubectl, condition, is_true, wait_for
 from tests.e2e.test_reconcile import successful
@@ -20,15 +21,6 @@ from tests.faults.conftest import Fault
 
 EXECUTORS = [pytest.param("--executor=plain", id="plain"), pytest.param("--executor=fast", id="fast")]
 HANG = {"fault": "hang"}
-
-
-def started_at(pid: str) -> float:
-    """When process ``pid`` started, in epoch seconds."""
-    with open(f"/proc/{pid}/stat") as fh:
-        ticks = int(fh.read().rpartition(")")[2].split()[19])
-    with open("/proc/stat") as fh:
-        boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def job_processes(ns: str, started_before: float | None = None) -> list[str]:
@@ -49,10 +41,8 @@ def job_processes(ns: str, started_before: float | None = None) -> list[str]:
         except (OSError, IndexError):
             continue
         if ns in cmdline or f"FAULT_JOB={ns}".encode() in environ:
-            try:
-                if started_before is not None and started_at(entry) >= started_before:
-                    continue
-            except (OSError, ValueError, IndexError, StopIteration):
+            # a process gone meanwhile reads as started now: not a leftover
+            if started_before is not None and process_started_at(entry) >= started_before:
                 continue
             found.append(f"{entry} {cmdline}")
     return found
