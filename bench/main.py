@@ -23,19 +23,19 @@ from runner.cluster import devcluster
 
 ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 QUICK = Sizes(
-    b1_crs=5,
-    b2_crs=2,
+    b1_crs=3,
+    b2_crs=1,
     warmup=0,
     b2_warmup=0,
     b3_crs=20,
     b5_crs=30,
     baseline_runs=3,
-    idle_seconds=3.0,
+    idle_seconds=2.0,
     rounds=2,
     round_crs=5,
-    warm_idle_timeout=3.0,
+    warm_idle_timeout=2.0,
     b7_crs=40,
-    b7_steady=3.0,
+    b7_steady=2.0,
     b6_crs=24,
 )
 
@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench/run.sh", description="Benchmarks of the runner against bare ansible-runner."
     )
-    p.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run (< 3 minutes)")
+    p.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run (about 90 s)")
     p.add_argument(
         "--only",
         type=parse_only,

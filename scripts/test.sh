@@ -18,7 +18,7 @@ echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
 .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" "$@"
 echo "== pytest (the operator end-to-end tests and crash points again, on the plain executor)" >&2
 RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" \
-  tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_dependents.py tests/e2e/test_compat.py \
+  tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_dependents.py \
   tests/faults/test_api_outage.py "tests/faults/test_crash_points.py::test_crash_during_the_job" \
   "tests/faults/test_crash_points.py::test_crash_between_the_job_and_its_status_write" "$@"
 
@@ -30,5 +30,5 @@ echo "== pytest on ansible-core 2.18 (.venv-ansible218: extra vars, the fast exe
 ANSIBLE_CORE=2.18 ./scripts/setup.sh
 .venv-ansible218/bin/pytest -q -p no:cacheprovider "${workers[@]}" \
   tests/unit/jobs/test_extravars.py tests/unit/jobs/test_unsafe_ansible.py tests/unit/jobs/test_typehint.py \
-  tests/unit/fastexec tests/e2e/test_reconcile.py tests/e2e/test_jobs.py tests/e2e/test_compat.py \
+  tests/unit/fastexec tests/e2e/test_reconcile.py tests/e2e/test_jobs.py \
   tests/e2e/test_ansible_versions.py "$@"

@@ -65,6 +65,7 @@ async def serve(config: Config, watches: list[Watch]) -> int:
     shard = _ring_member(config, api_client, kube) if config.sharding else None
     lease_kube = shard.lease.kube if shard is not None else None
     events = EventRecorder(kube, config.operator_name)
+    events.start()  # before kopf starts (see EventRecorder.start)
     try:
         if shard is not None:
             await shard.start(on_fenced=lambda: None if stop.done() else stop.set_result(None))

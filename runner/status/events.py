@@ -141,18 +141,29 @@ class EventRecorder:
         self._failing: OrderedDict[str, None] = OrderedDict()  # CRs whose last Event did not land
         self._dropping = False
 
+    def start(self) -> None:
+        """Start the writer now (inside the running loop). The operator calls this before kopf
+        starts: kopf takes every task created after its own start for one of its handlers' and, at
+        shutdown, waits 5 s for it to end before cancelling it, which would both delay every exit
+        and drop the last Events that ``close`` is there to write."""
+        self._ensure_worker(asyncio.get_running_loop())
+
+    def _ensure_worker(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._queue_size)
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._work(self._queue), name="event-recorder")
+        return self._queue
+
     # ---- the EventPoster: never blocks, never raises
     def post(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no event loop: nothing can write it
-        if self._queue is None:
-            self._queue = asyncio.Queue(self._queue_size)
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._work(self._queue), name="event-recorder")
+        queue = self._ensure_worker(loop)
         try:
-            self._queue.put_nowait((dict(obj), type_, reason, message))
+            queue.put_nowait((dict(obj), type_, reason, message))
             self._dropping = False
         except asyncio.QueueFull:
             if not self._dropping:

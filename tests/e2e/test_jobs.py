@@ -61,9 +61,11 @@ def test_failing_finalizer_keeps_the_cr_until_it_succeeds(
 
 
 def test_job_timeout_is_a_failure(kubectl: Kubectl, namespace: str, operators: OperatorFactory) -> None:
-    operators.start(namespace, "--job-timeout=2s")
+    # 10 s: long enough for the quick CR's whole job on the plain executor on a loaded 2-core CI
+    # machine (4 s seen there), far below the sleepy CR's 60 s.
+    operators.start(namespace, "--job-timeout=10s")
     kubectl.apply(cr("Echo", "sleepy", namespace, {"sleepSeconds": 60}), cr("Echo", "quick", namespace))
-    assert "timed out after 2s" in failure(kubectl, "echo", "sleepy", namespace)["message"]
+    assert "timed out after 10s" in failure(kubectl, "echo", "sleepy", namespace)["message"]
     successful(kubectl, "echo", "quick", namespace)
 
 
