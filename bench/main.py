@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated subset, e.g. B1,B3 (default: all; with --quick all but B6)",
     )
     p.add_argument("--crs-b6", type=int, default=None, help="B6 CRs (default 300)")
+    p.add_argument("--b6-wait", type=int, default=None, help="B6: seconds the role waits on I/O (default 1)")
+    p.add_argument("--b6-concurrency", type=int, default=None, help="B6: jobs per replica, fixed (default 4)")
     p.add_argument(
         "--executor",
         choices=("plain", "fast"),
@@ -114,6 +116,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         b6_crs=scaled(base.b6_crs, args.scale, 6),
     )
     s.b6_crs = args.crs_b6 or s.b6_crs
+    s.b6_wait = args.b6_wait or s.b6_wait
+    s.b6_concurrency = args.b6_concurrency or s.b6_concurrency
     s.b1_crs = args.crs_b1 or s.b1_crs
     s.b2_crs = args.crs_b2 or s.b2_crs
     s.b3_crs = args.crs_b3 or s.b3_crs
@@ -147,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs, B3 {sizes.b3_crs} CRs, "
         f"B5/B4 {sizes.b5_crs} CRs, B7 {sizes.b7_crs} CRs, idle {sizes.idle_seconds:.0f} s, "
         f"B4 {sizes.rounds} rounds of {sizes.round_crs} CRs, B6 {sizes.b6_crs} CRs"
+        f" (waiting {sizes.b6_wait:g} s, {sizes.b6_concurrency} jobs per replica)"
         + (
             f", backlog operator --warm-worker-idle-timeout={sizes.warm_idle_timeout:g}s"
             if sizes.warm_idle_timeout is not None

@@ -50,6 +50,8 @@ class Sizes:
     b7_crs: int = 10000  # B7: CRs that exist when the operator starts
     b7_steady: float = 60.0  # B7: seconds of the steady-state window
     b6_crs: int = 300  # B6 scaling out
+    b6_wait: float = 1.0  # B6: seconds the Slow role waits on I/O
+    b6_concurrency: int = 4  # B6: jobs per replica, fixed
 
 
 @dataclass

@@ -19,30 +19,56 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import kubernetes
 
-from bench import opproc
+from bench import opproc, proc
 from bench.cluster import GROUP, VERSION, cr, plural
 from bench.scenarios import Bench, Figure, say
 from bench.stats import fmt_s
 
 RING = "bench"
 ASSIGNED = f"shard.sharding.ansible-operator-runner.io/{RING}"
-CONCURRENCY = 4  # jobs per replica, fixed
 LEASE = 15.0  # the runner's default --shard-lease-duration
 
 
-def _flags(name: str, namespace: str) -> list[str]:
+def _flags(name: str, namespace: str, concurrency: int) -> list[str]:
     return [
         "--sharding",
         f"--shard-identity={name}",
         f"--shard-ring={RING}",
         f"--leader-election-namespace={namespace}",
-        f"--max-concurrent-reconciles={CONCURRENCY}",
-        f"--max-concurrent-jobs={CONCURRENCY}",
+        f"--max-concurrent-reconciles={concurrency}",
+        f"--max-concurrent-jobs={concurrency}",
     ]
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
+@dataclass
+class Phase:
+    """One throughput phase: reconciles/s, and where the CPU went meanwhile."""
+
+    rate: float
+    busy: float  # the machine's busy share of all its cores over the phase (0..1)
+    replica_cpu: float  # CPU seconds of the replicas' process trees (jobs included) per reconcile
+
+    def note(self) -> str:
+        cores = os.cpu_count() or 1
+        return (
+            f"machine {self.busy * 100:.0f} % busy ({cores} cores), replicas"
+            f" {self.replica_cpu * 1000:.0f} ms CPU per reconcile"
+        )
 
 
 def _members_seen(op: opproc.OperatorProcess) -> set[str]:
@@ -57,13 +83,15 @@ class Sharded:
     def __init__(self, bench: Bench) -> None:
         self.bench = bench
         self.api = kubernetes.client.CustomObjectsApi(bench.cluster.new_api_client())
+        self.concurrency = bench.sizes.b6_concurrency
+        self.wait = bench.sizes.b6_wait
 
     @contextlib.contextmanager
     def replicas(self, prefix: str, ns: str, count: int) -> Iterator[dict[str, opproc.OperatorProcess]]:
         with contextlib.ExitStack() as stack:
             ops = {
                 f"{prefix}-{i}": stack.enter_context(
-                    self.bench.operator(f"{prefix}-{i}", ns, _flags(f"{prefix}-{i}", ns))
+                    self.bench.operator(f"{prefix}-{i}", ns, _flags(f"{prefix}-{i}", ns, self.concurrency))
                 )
                 for i in range(count)
             }
@@ -71,7 +99,9 @@ class Sharded:
             yield ops
 
     def add(self, stack: contextlib.ExitStack, name: str, ns: str) -> opproc.OperatorProcess:
-        op: opproc.OperatorProcess = stack.enter_context(self.bench.operator(name, ns, _flags(name, ns)))
+        op: opproc.OperatorProcess = stack.enter_context(
+            self.bench.operator(name, ns, _flags(name, ns, self.concurrency))
+        )
         return op
 
     def wait_ring(self, ops: dict[str, opproc.OperatorProcess], timeout: float = 120) -> None:
@@ -118,12 +148,18 @@ class Sharded:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(patch, which))
 
-    def throughput(self, ns: str, n: int) -> float:
-        objs = [cr("Slow", f"slow-{i}", ns) for i in range(n)]
+    def throughput(self, ns: str, n: int, ops: dict[str, opproc.OperatorProcess]) -> Phase:
+        objs = [
+            cr("Slow", f"slow-{i}", ns, {"message": "benchmark", "waitSeconds": self.wait}) for i in range(n)
+        ]
+        cpu0 = sum(proc.tree_cpu_seconds(op.pid) for op in ops.values())
+        busy0, total0 = machine_cpu()
         t0 = time.monotonic()
         self.bench.cluster.create_many(objs)
-        t1 = self.wait_converged(ns, n, timeout=n * 3 + 300)
-        return n / (t1 - t0)
+        t1 = self.wait_converged(ns, n, timeout=n * (self.wait + 2) + 300)
+        busy1, total1 = machine_cpu()
+        cpu1 = sum(proc.tree_cpu_seconds(op.pid) for op in ops.values())
+        return Phase(n / (t1 - t0), (busy1 - busy0) / max(total1 - total0, 1e-9), (cpu1 - cpu0) / n)
 
 
 def _converged(obj: dict[str, Any]) -> bool:
@@ -138,22 +174,22 @@ def _converged(obj: dict[str, Any]) -> bool:
 def scale_out(bench: Bench) -> None:
     n = bench.sizes.b6_crs
     s = Sharded(bench)
-    rates: dict[int, float] = {}
+    phases: dict[int, Phase] = {}
     figures = bench.results.figures
 
     # one replica, the baseline
     ns = bench.namespace("shard1")
-    with s.replicas("one", ns, 1):
+    with s.replicas("one", ns, 1) as ops:
         say(f"B6: {n} Slow CRs, 1 replica")
-        rates[1] = s.throughput(ns, n)
-    say(f"B6: 1 replica: {rates[1]:.2f} reconciles/s")
+        phases[1] = s.throughput(ns, n, ops)
+    say(f"B6: 1 replica: {phases[1].rate:.2f} reconciles/s; {phases[1].note()}")
 
     # two replicas, then a third joins
     ns = bench.namespace("shard2")
     moved = 0
     with contextlib.ExitStack() as stack, s.replicas("two", ns, 2) as ops:
         say(f"B6: {n} Slow CRs, 2 replicas")
-        rates[2] = s.throughput(ns, n)
+        phases[2] = s.throughput(ns, n, ops)
         before = s.owners(ns)
         ops["two-2"] = s.add(stack, "two-2", ns)
         s.wait_ring(ops)
@@ -170,13 +206,14 @@ def scale_out(bench: Bench) -> None:
             time.sleep(0.5)
         moved = sum(1 for k, v in stable.items() if before.get(k) != v)
         s.wait_converged(ns, n, timeout=300)
-    say(f"B6: 2 replicas: {rates[2]:.2f} reconciles/s; a third replica took {moved} of {n} CRs")
+    say(f"B6: 2 replicas: {phases[2].rate:.2f} reconciles/s; {phases[2].note()}")
+    say(f"B6: a third replica took {moved} of {n} CRs")
 
     # three replicas, then one is SIGKILLed
     ns = bench.namespace("shard3")
     with s.replicas("three", ns, 3) as ops:
         say(f"B6: {n} Slow CRs, 3 replicas")
-        rates[3] = s.throughput(ns, n)
+        phases[3] = s.throughput(ns, n, ops)
         owners = s.owners(ns)
         spread = Counter(owners.values())
         victim = max(ops, key=lambda m: spread.get(m, 0))
@@ -197,20 +234,23 @@ def scale_out(bench: Bench) -> None:
         t_done = s.wait_converged(ns, n, timeout=LEASE + 300)
         rerun = t_done - t_kill
         left = Counter(s.owners(ns).values())
-    say(f"B6: 3 replicas: {rates[3]:.2f} reconciles/s; failover {fmt_s(failover)}")
+    say(f"B6: 3 replicas: {phases[3].rate:.2f} reconciles/s; {phases[3].note()}; failover {fmt_s(failover)}")
 
+    one = phases[1]
     for replicas in (2, 3):
-        scaling = rates[replicas] / (replicas * rates[1])
+        phase = phases[replicas]
+        scaling = phase.rate / (replicas * one.rate)
         figures.append(
             Figure(
                 "B6",
-                f"throughput with {replicas} replicas, 1 s I/O-bound role",
+                f"throughput with {replicas} replicas, {s.wait:g} s I/O role, {s.concurrency} jobs each",
                 scaling,
                 "x",
                 f"rate ÷ ({replicas} x one replica's rate)",
                 "≥ 0.9",
                 scaling >= 0.9,
-                f"{rates[replicas]:.2f}/s against {rates[1]:.2f}/s with one replica",
+                f"{phase.rate:.2f}/s against {one.rate:.2f}/s with one replica; {phase.note()}"
+                f" (one replica: {one.note()})",
             )
         )
     even = n / 3
@@ -255,7 +295,7 @@ def scale_out(bench: Bench) -> None:
     )
     bench.results.note(
         "B6",
-        f"{n} CRs of a role that waits 1 s (`pause`); each replica --max-concurrent-reconciles="
-        f"{CONCURRENCY} --max-concurrent-jobs={CONCURRENCY}; replicas on this one machine, each with "
+        f"{n} CRs of a role that waits {s.wait:g} s (`pause`); each replica --max-concurrent-reconciles="
+        f"{s.concurrency} --max-concurrent-jobs={s.concurrency}; replicas on this one machine, each with "
         "its own runner directory",
     )

@@ -17,6 +17,7 @@ import signal
 import sys
 from typing import Any
 
+from runner.fastexec.polling import back_off_polling
 from runner.fastexec.route import pipeline_local_modules, route_local_modules
 from runner.fastexec.wire import FALLBACK_EXIT, python_exit_code, reset_process
 
@@ -271,6 +272,7 @@ def run_controller_job(request: dict[str, Any]) -> int:
     C.DEFAULT_LOCAL_TMP = C.config.get_config_value("DEFAULT_LOCAL_TMP", variables=namespace)
 
     _forget_shadowed_collections(list(request["argv"]))
+    back_off_polling()
     store = request.get("payload_store")
     if store:
         from runner.fastexec import payloads
