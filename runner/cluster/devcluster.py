@@ -57,6 +57,9 @@ def kube_lite_dir() -> Path:
     )
 
 
+START_ATTEMPTS = 3
+
+
 def start(state_dir: str | None = None, *, rbac: bool = False) -> Cluster:
     """``rbac``: kube-lite enforces RBAC and takes ServiceAccount tokens (``sa_token``); a real
     cluster does both anyway."""
@@ -64,10 +67,19 @@ def start(state_dir: str | None = None, *, rbac: bool = False) -> Cluster:
         return Cluster(os.environ["KUBECONFIG"], "external")
     d = state_dir or tempfile.mkdtemp(prefix="kube-lite-")
     env = {**os.environ, "KUBE_LITE_RBAC": "1"} if rbac else None
-    out = subprocess.run(
-        ["bash", str(kube_lite_dir() / "start.sh"), d], check=True, stdout=subprocess.PIPE, text=True, env=env
-    ).stdout
-    return Cluster(out.strip().splitlines()[-1], "kube-lite", d)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        proc = subprocess.run(
+            ["bash", str(kube_lite_dir() / "start.sh"), d], capture_output=True, text=True, env=env
+        )
+        sys.stderr.write(proc.stderr)
+        if proc.returncode == 0:
+            return Cluster(proc.stdout.strip().splitlines()[-1], "kube-lite", d)
+        # A server that died while starting (seen on a machine loaded far beyond its cores) is
+        # started again on the same directory, as after a restart; anything else is final.
+        if attempt == START_ATTEMPTS or "exited during startup" not in proc.stderr:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+        sys.stderr.write(f"kube-lite: starting again ({attempt + 1}/{START_ATTEMPTS})\n")
+    raise AssertionError("unreachable")
 
 
 def stop(cluster_or_dir: Cluster | str, *, remove: bool = True) -> None:
