@@ -317,7 +317,9 @@ class FastExecutor:
     def _module_worker(self, python: str) -> tuple[str | None, str]:
         """The broker's answer: the module worker's socket (started now if need be), or why the
         module runs the plain way (logged once per reason)."""
-        zygote, reason = self._modules(python)
+        with self._lock:  # only the Python of a running job's controller worker is started
+            known = any(z.python == python and z.users for z in self._zygotes.values())
+        zygote, reason = self._modules(python) if known else (None, f"no running job uses {python}")
         if zygote is not None:
             return zygote.sock_path, ""
         with self._lock:

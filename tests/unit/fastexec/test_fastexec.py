@@ -16,7 +16,6 @@ import re
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -577,16 +576,25 @@ def test_the_module_worker_starts_with_the_first_module_task(jobs: Jobs) -> None
         ex.shutdown()
 
 
-def test_concurrent_first_module_runs_start_one_module_worker() -> None:
-    ex = FastExecutor(max_workers=1)
+def test_concurrent_first_module_runs_start_one_module_worker(jobs: Jobs) -> None:
+    ex = FastExecutor(max_workers=3)
     before = _descendants(os.getpid())
     try:
+
+        async def main() -> list[JobOutcome]:
+            runs = [ex.run(jobs.spec("parent"), lambda e: None) for _ in range(3)]
+            return list(await asyncio.gather(*runs))
+
+        outcomes = asyncio.run(asyncio.wait_for(main(), timeout=90))
+        zygote = ex._module_zygote
+        assert zygote is not None and zygote.proc is not None
+        assert _warm_workers(ex, "module") == [zygote.proc.pid]
+        for outcome in outcomes:
+            assert outcome.status == "successful"
+            assert f"module run by {zygote.proc.pid}" in outcome.stdout_tail
+        # the broker starts only the Python of a running job
         assert ex._broker is not None
-        broker = ex._broker.path
-        with ThreadPoolExecutor(6) as pool:
-            answers = list(pool.map(lambda _: wire.ask_module_worker(broker, sys.executable), range(6)))
-        assert answers[0] is not None and answers == [answers[0]] * 6
-        assert len(_warm_workers(ex, "module")) == 1
+        assert wire.ask_module_worker(ex._broker.path, sys.executable) is None
     finally:
         ex.shutdown()
     deadline = time.monotonic() + 5
