@@ -29,7 +29,6 @@ from runner.control.shard.coordinator import Coordinator
 from runner.control.shard.leases import MemberLease
 from runner.jobs import jobdir
 from runner.jobs.executor import AnsibleRunnerExecutor, Executor
-from runner.jobs.plan import job_env
 from runner.serve.endpoints import Endpoints, metrics_authorizer
 from runner.status.events import EventRecorder
 
@@ -113,7 +112,6 @@ def make_executor(config: Config) -> Executor:
     from runner.fastexec.executor import AutoExecutor, FastExecutor
 
     fast = FastExecutor(max_workers=config.max_concurrent_jobs, idle_timeout=config.warm_idle_timeout)
-    fast.prestart(job_env(config)["PATH"])
     log.info("fast executor: warm Ansible workers (--executor=plain turns them off)")
     return AutoExecutor(fast, plain)
 

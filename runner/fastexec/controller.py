@@ -282,10 +282,11 @@ def run_controller_job(request: dict[str, Any]) -> int:
     if request.get("pipelining") and _verbosity(request["argv"], C.DEFAULT_VERBOSITY) < 3:
         pipeline_local_modules()
 
-    module_socket = request.get("module_socket")
+    module_socket = request.get("module_socket")  # the module worker, when it was up already
+    module_broker = request.get("module_broker")  # where to ask the operator to start it
     module_python = request.get("module_python")
-    if module_socket and module_python:
-        route_local_modules(module_socket, module_python)
+    if module_python and (module_socket or module_broker):
+        route_local_modules(module_socket, module_python, module_broker)
 
     from ansible.cli.playbook import PlaybookCLI
 

@@ -9,7 +9,9 @@ the event handler). Only the process differs: instead of exec'ing ``ansible-play
 pexpect, a warm **controller zygote** (``runner.fastexec.zygote``) forks a child that runs
 ``ansible-playbook`` in-process on a fresh pseudo-terminal, and module tasks that the local
 connection would run as ``/bin/sh -c 'python AnsiballZ_x.py'`` are forked from a warm **module
-zygote** that has already imported ``ansible.module_utils`` and the ``kubernetes`` client.
+zygote** that has already imported ``ansible.module_utils`` and the ``kubernetes`` client. The module
+zygote starts when a job's first module run asks for it (``ModuleBroker``), not with the first job:
+a role without module tasks never pays for it.
 
 Also, within the warm workers: module payloads are shared between jobs when the files they carry
 are byte for byte the installed ones (``runner.fastexec.payloads``); the local connection pipelines
@@ -45,7 +47,14 @@ from typing import Any
 
 from runner.fastexec import wire
 from runner.fastexec.jobrunner import ansible_runner_classes, make_fast_runner
-from runner.fastexec.workers import START_TIMEOUT, Zygote, fingerprint, interpreter_of, zygote_env
+from runner.fastexec.workers import (
+    START_TIMEOUT,
+    ModuleBroker,
+    Zygote,
+    fingerprint,
+    interpreter_of,
+    zygote_env,
+)
 from runner.jobs.executor import EventCallback, Executor, JobSpec, _stdout_tail, event_handler, runner_kwargs
 from runner.jobs.results import JobOutcome
 
@@ -82,7 +91,6 @@ class FastExecutor:
         self._lock = threading.Lock()
         self._zygotes: OrderedDict[str, Zygote] = OrderedDict()
         self._module_zygote: Zygote | None = None
-        self._warm_modules = warm_modules
         self._pipelining = pipelining
         self._start_timeout = start_timeout
         self._dir = tempfile.mkdtemp(prefix="aor-fx-")
@@ -98,6 +106,10 @@ class FastExecutor:
         if idle_timeout <= 0:
             raise ValueError("the idle timeout of warm workers must be positive")
         self._idle_timeout = idle_timeout
+        self._refusals: set[str] = set()
+        self._broker: ModuleBroker | None = None  # the module worker starts when a module run asks
+        if warm_modules:
+            self._broker = ModuleBroker(os.path.join(self._dir, "modules.sock"), self._module_worker)
         threading.Thread(target=self._reaper, name="fastexec-reaper", daemon=True).start()
 
     # -- compatibility -----------------------------------------------------------------------------
@@ -181,15 +193,11 @@ class FastExecutor:
         if problem or not playbook_path or not python:
             raise FastUnavailable(problem or "ansible-playbook not found")
 
-        if self._warm_modules and self._module_zygote is None:
-            threading.Thread(
-                target=self._modules, args=(python,), name="fastexec-modules", daemon=True
-            ).start()
         zygote = self._controller_for(cfg.env, cfg.cwd, python)
         runner = self._runner_class(cfg, event_handler=handle, cancel_callback=self._stopping.is_set)
         try:
             runner.zygote = zygote
-            runner.module_zygote = self._modules(python)
+            runner.module_zygote, runner.module_broker = self._module_route(python)
             runner.playbook_path = playbook_path
             runner.payload_store = zygote.payload_store
             runner.pipelining = self._pipelining
@@ -291,16 +299,45 @@ class FastExecutor:
             else:
                 return
 
-    def _modules(self, python: str) -> Zygote | None:
-        """The warm module worker for ``python`` (one interpreter: the first job's)."""
-        if not self._warm_modules:
-            return None
+    def _module_route(self, python: str) -> tuple[Zygote | None, str | None]:
+        """For a job of ``python``: the module worker if it is up, and where to ask for it (started
+        or restarted) when the job's module runs need it; nothing when they run the plain way."""
+        if self._broker is None:
+            return None, None
+        with self._lock:
+            zygote = self._module_zygote
+            if zygote is not None and (zygote.python != python or zygote.failure):
+                return None, None
+            if zygote is not None:
+                zygote.last_used = time.monotonic()
+                if not zygote.alive():
+                    zygote = None
+        return zygote, self._broker.path
+
+    def _module_worker(self, python: str) -> tuple[str | None, str]:
+        """The broker's answer: the module worker's socket (started now if need be), or why the
+        module runs the plain way (logged once per reason)."""
+        with self._lock:  # only the Python of a running job's controller worker is started
+            known = any(z.python == python and z.users for z in self._zygotes.values())
+        zygote, reason = self._modules(python) if known else (None, f"no running job uses {python}")
+        if zygote is not None:
+            return zygote.sock_path, ""
+        with self._lock:
+            report = reason not in self._refusals
+            self._refusals.add(reason)
+        if report:
+            log.warning("module tasks run the plain way: %s", reason)
+        return None, reason
+
+    def _modules(self, python: str) -> tuple[Zygote | None, str]:
+        """The warm module worker for ``python`` (one interpreter: the first asker's), started once
+        (concurrent askers wait for the same start); or None and why not."""
         with self._lock:
             if self._stopping.is_set():
-                return None
+                return None, "the executor is shutting down"
             zygote = self._module_zygote
             if zygote is not None and zygote.python != python:
-                return None
+                return None, f"the warm module worker runs {zygote.python}, not {python}"
             if zygote is not None and zygote.proc is not None and not zygote.alive() and not zygote.failure:
                 log.warning("the warm module worker exited; starting a new one")
                 zygote = None
@@ -309,25 +346,13 @@ class FastExecutor:
                 zygote = self._module_zygote = Zygote("module", self._sock_path("m"), env, "/", python)
             zygote.last_used = time.monotonic()
         zygote.ensure_started(self._start_timeout)
-        if zygote.failure:
-            if not getattr(zygote, "_reported", False):
-                zygote._reported = True  # type: ignore[attr-defined]
-                log.warning("module tasks run the plain way: %s", zygote.failure)
-            return None
-        return zygote
-
-    def prestart(self, path: str | None = None) -> None:
-        """Start the module worker ahead of the first job (optional; the first job does it too)."""
-        playbook, _problem = self._ansible_playbook(path or os.environ.get("PATH", os.defpath))
-        python = interpreter_of(playbook) if playbook else None
-        if python:
-            threading.Thread(
-                target=self._modules, args=(python,), name="fastexec-modules", daemon=True
-            ).start()
+        return (None, zygote.failure) if zygote.failure else (zygote, "")
 
     def shutdown(self) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._broker is not None:
+            self._broker.close()
         # Running jobs notice the flag within POLL seconds and stop as "canceled"; give them that.
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:

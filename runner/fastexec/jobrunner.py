@@ -51,7 +51,8 @@ def make_fast_runner(base: Any) -> Any:
 
     class FastRunner(base):  # type: ignore[misc]
         zygote: Zygote
-        module_zygote: Zygote | None
+        module_zygote: Zygote | None = None  # the module worker, when it is up at the job's start
+        module_broker: str | None = None  # the socket on which to ask for it otherwise
         playbook_path: str
         payload_store: str | None = None
         pipelining = False
@@ -141,6 +142,9 @@ def make_fast_runner(base: Any) -> Any:
             mz = self.module_zygote
             if mz is not None and mz.alive():
                 request["module_socket"] = mz.sock_path
+            if self.module_broker:
+                request["module_broker"] = self.module_broker
+            if "module_socket" in request or "module_broker" in request:
                 request["module_python"] = self.zygote.python
             sock: socket.socket | None = None
             buf = bytearray()

@@ -2,9 +2,10 @@
 
 In a controller child, the local connection's ``/bin/sh -c 'PYTHON AnsiballZ_x.py'`` becomes a
 request to the module zygote (``WarmModuleProcess``, the part of ``subprocess.Popen`` the connection
-uses); its temporary-directory housekeeping commands run in-process (``runner.fastexec.shell``); and
-modules are piped on stdin (pipelining) when nobody configured it either way. Anything else runs
-through ``/bin/sh`` as in a plain run.
+uses), which the operator starts when a job's first module run asks for it; its temporary-directory
+housekeeping commands run in-process (``runner.fastexec.shell``); and modules are piped on stdin
+(pipelining) when nobody configured it either way. Anything else runs through ``/bin/sh`` as in a
+plain run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import socket
 from typing import Any
 
 from runner.fastexec import shell as housekeeping
-from runner.fastexec.wire import RELEASED, encode_request, read_reply_line, send_request
+from runner.fastexec.wire import RELEASED, ask_module_worker, encode_request, read_reply_line, send_request
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -229,9 +230,25 @@ def pipeline_local_modules() -> None:
     ActionBase._is_pipelining_enabled = _is_pipelining_enabled
 
 
-def route_local_modules(sock_path: str, python: str) -> None:
-    """Make the local connection hand AnsiballZ runs of ``python`` to the module zygote, and do its
-    temporary directory housekeeping in-process."""
+def warm_module_process(
+    sock_path: str | None, broker: str | None, argv: list[str], env: dict[str, str], cwd: str
+) -> WarmModuleProcess | None:
+    """The module run by the module zygote at ``sock_path`` (the one up when the job started), else
+    by the one the operator starts or restarts when asked on ``broker``; None: run it the plain way."""
+    if sock_path:
+        with contextlib.suppress(OSError):
+            return WarmModuleProcess(sock_path, argv, env, cwd)
+    started = ask_module_worker(broker, argv[0]) if broker else None
+    if started:
+        with contextlib.suppress(OSError):
+            return WarmModuleProcess(started, argv, env, cwd)
+    return None
+
+
+def route_local_modules(sock_path: str | None, python: str, broker: str | None = None) -> None:
+    """Make the local connection hand AnsiballZ runs of ``python`` to the module zygote (at
+    ``sock_path``, or started on request through ``broker``), and do its temporary directory
+    housekeeping in-process."""
     import subprocess
     import types
 
@@ -261,8 +278,9 @@ def route_local_modules(sock_path: str, python: str) -> None:
                 extra_env, module_args = parsed
                 env = {**os.environ, **extra_env}
                 cwd = os.fsdecode(kwargs.get("cwd") or os.getcwd())
-                with contextlib.suppress(OSError):  # not started: run it the plain way
-                    return WarmModuleProcess(sock_path, [python, *module_args], env, cwd)
+                warm = warm_module_process(sock_path, broker, [python, *module_args], env, cwd)
+                if warm is not None:
+                    return warm
         return real_popen(cmd, *args, **kwargs)
 
     shim = types.ModuleType("subprocess")

@@ -8,6 +8,10 @@ answers ``pid N\\n``, then ``exit CODE\\n`` (or ``signal N\\n``) when the child 
 writes ``exit CODE\\n`` on its status pipe itself once its output ended; the client then says
 ``released\\n`` and goes without waiting for the server's word. A client that closes the connection
 early kills the child's process group.
+
+The module worker starts when a job's first module run needs it: the controller child sends the
+module's Python and a newline to the operator's broker socket, which answers ``ok SOCKET\\n`` once
+the worker listens, or ``no REASON\\n`` (then the module runs the plain way).
 """
 
 from __future__ import annotations
@@ -81,6 +85,24 @@ def read_reply_line(sock: socket.socket, buf: bytearray) -> str | None:
     line, _, rest = bytes(buf).partition(b"\n")
     buf[:] = rest
     return line.decode()
+
+
+def ask_module_worker(broker: str, python: str) -> str | None:
+    """The socket of the warm module worker for ``python``, which the operator (``ModuleBroker`` on
+    ``broker``) starts on the first question; None when the module must run the plain way (the
+    operator logs why). Blocks while the worker starts (about a second)."""
+    if "\n" in python:
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(broker)
+            sock.sendall(python.encode() + b"\n")
+            answer = read_reply_line(sock, bytearray())
+        except OSError:
+            return None
+    if answer and answer.startswith("ok "):
+        return answer[3:]
+    return None
 
 
 def exit_code_of(reply: str | None) -> int | None:

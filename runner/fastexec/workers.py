@@ -1,7 +1,8 @@
 """The fast executor's warm workers as the operator sees them: processes to start, hand-shake
-with, connect to and stop (``Zygote``), and which jobs may share one controller worker: those
-whose environment (but for ``controller.PER_JOB_ENV``), ansible.cfg and Python are the same
-(``fingerprint``)."""
+with, connect to and stop (``Zygote``); the socket on which a job's first module run asks for
+the module worker, which starts only then (``ModuleBroker``); and which jobs may share one
+controller worker: those whose environment (but for ``controller.PER_JOB_ENV``), ansible.cfg and
+Python are the same (``fingerprint``)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import selectors
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.fastexec import controller
+from runner.fastexec import controller, wire
 
 log = logging.getLogger("runner.fastexec.executor")
 
@@ -147,6 +149,71 @@ class Zygote:
             with contextlib.suppress(OSError):
                 if stream:
                     stream.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# the module worker, started when a job's first module run asks for it
+
+
+class ModuleBroker:
+    """The operator's end of ``wire.ask_module_worker``: a controller child about to run a module
+    task sends the module's Python; ``provide`` starts the module worker for it (or waits for the
+    start in progress) and gives its socket, or None and the reason the module runs the plain way.
+    One thread per question: a start takes about a second, an answer to the others none."""
+
+    def __init__(self, path: str, provide: Callable[[str], tuple[str | None, str]]) -> None:
+        self.path = path
+        self._provide = provide
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            self._listener.bind(path)
+        finally:
+            os.umask(old)
+        self._listener.listen(64)
+        self._closed = False
+        threading.Thread(target=self._serve, name="fastexec-modules", daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                if self._closed:
+                    return
+                time.sleep(0.1)
+                continue
+            threading.Thread(target=self._answer, args=(conn,), name="fastexec-modules", daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+                if struct.unpack("3i", creds)[1] != os.getuid():
+                    return
+                conn.settimeout(10)
+                python = wire.read_reply_line(conn, bytearray())
+                conn.settimeout(None)
+            except OSError:
+                return
+            if not python:
+                return
+            try:
+                path, reason = self._provide(python)
+            except Exception as exc:  # answer anyway: the module then runs the plain way
+                log.exception("starting the warm module worker failed")
+                path, reason = None, f"{type(exc).__name__}: {exc}"
+            answer = f"ok {path}" if path else "no " + reason.replace("\n", " ")
+            with contextlib.suppress(OSError):
+                conn.sendall(answer.encode() + b"\n")
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        self._listener.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -69,6 +69,14 @@ ROLES = {
 - name: takes too long
   ansible.builtin.command: /bin/sleep 60
 """,
+    "parent": """
+- name: which process ran the module
+  ansible.builtin.shell: "awk '{print $4}' /proc/$PPID/stat"
+  register: parent
+- name: tell
+  ansible.builtin.debug:
+    msg: "module run by {{ parent.stdout }}"
+""",
     "syntax": """
 - name: broken yaml
   ansible.builtin.debug:
@@ -453,6 +461,14 @@ def test_a_crashed_worker_is_replaced(jobs: Jobs, executors: Any) -> None:
     assert asyncio.run(fast.run(jobs.spec("ok"), lambda e: None)).status == "successful"
 
 
+def _unused_for_an_hour(ex: FastExecutor) -> None:
+    """As if the idle timeout had passed (the reaper thread may stop them first)."""
+    with ex._lock:
+        for zygote in [*ex._zygotes.values(), ex._module_zygote]:
+            if zygote is not None:
+                zygote.last_used -= 3600
+
+
 def test_idle_warm_workers_are_stopped_and_come_back(jobs: Jobs) -> None:
     """Idle memory goes back to the operator's own; the next job starts the workers again."""
     ex = FastExecutor(max_workers=1)
@@ -460,15 +476,17 @@ def test_idle_warm_workers_are_stopped_and_come_back(jobs: Jobs) -> None:
         first = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
         assert first.status == "successful"
         assert ex.reap_idle() == 0  # just used: kept
-        ex._idle_timeout = 0.0
-        assert ex.reap_idle() >= 1
+        _unused_for_an_hour(ex)
+        ex.reap_idle()
         assert not ex._zygotes and ex._module_zygote is None
         left = sorted(os.listdir(ex._dir))
         again = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
         assert again.status == "successful"
         # each stop leaves nothing behind: what the executor keeps on disk does not grow
-        assert ex.reap_idle() >= 1
-        assert sorted(os.listdir(ex._dir)) == left == ["payloads"]
+        _unused_for_an_hour(ex)
+        ex.reap_idle()
+        assert not ex._zygotes and ex._module_zygote is None
+        assert sorted(os.listdir(ex._dir)) == left == ["modules.sock", "payloads"]
     finally:
         ex.shutdown()
 
@@ -507,7 +525,7 @@ def test_warm_module_exit_codes(tmp_path: Path) -> None:
     that is not a module payload runs in a plain interpreter."""
     ex = FastExecutor(max_workers=1)
     try:
-        zygote = ex._modules(sys.executable)
+        zygote, _reason = ex._modules(sys.executable)
         assert zygote is not None
 
         def run(source: str) -> tuple[int | None, bytes]:
@@ -524,5 +542,83 @@ def test_warm_module_exit_codes(tmp_path: Path) -> None:
         assert run(payload + "print('fine')\n") == (0, b"fine\n")
         assert run(payload + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n") == (137, b"")
         assert run("import sys\nprint('plain')\nsys.exit(5)\n") == (5, b"plain\n")
+    finally:
+        ex.shutdown()
+
+
+def _warm_workers(ex: FastExecutor, mode: str) -> list[int]:
+    return [p for p in _descendants(os.getpid()) if f"main() {mode} {ex._dir}/" in _cmdline(p)]
+
+
+def test_the_module_worker_starts_with_the_first_module_task(jobs: Jobs) -> None:
+    """A role without module tasks runs with the controller worker alone; the first module task
+    starts the module worker, which stays warm for the next jobs and stops when idle."""
+    ex = FastExecutor(max_workers=1)
+    try:
+        first = asyncio.run(ex.run(jobs.spec("ignored"), lambda e: None))  # fail + debug: no module
+        assert first.status == "successful"
+        assert ex._module_zygote is None and not _warm_workers(ex, "module")
+        assert len(_warm_workers(ex, "controller")) == 1
+        second = asyncio.run(ex.run(jobs.spec("parent"), lambda e: None))
+        assert second.status == "successful"
+        module_workers = _warm_workers(ex, "module")
+        assert len(module_workers) == 1
+        zygote = ex._module_zygote
+        assert zygote is not None and zygote.proc is not None and zygote.proc.pid == module_workers[0]
+        assert f"module run by {zygote.proc.pid}" in second.stdout_tail  # started for it, and ran it
+        assert asyncio.run(ex.run(jobs.spec("ok"), lambda e: None)).status == "successful"
+        assert _warm_workers(ex, "module") == module_workers  # kept warm, not started again
+        _unused_for_an_hour(ex)
+        ex.reap_idle()
+        assert not ex._zygotes and ex._module_zygote is None
+        zygote.proc.wait(5)
+    finally:
+        ex.shutdown()
+
+
+def test_concurrent_first_module_runs_start_one_module_worker(jobs: Jobs) -> None:
+    ex = FastExecutor(max_workers=3)
+    before = _descendants(os.getpid())
+    try:
+
+        async def main() -> list[JobOutcome]:
+            runs = [ex.run(jobs.spec("parent"), lambda e: None) for _ in range(3)]
+            return list(await asyncio.gather(*runs))
+
+        outcomes = asyncio.run(asyncio.wait_for(main(), timeout=90))
+        zygote = ex._module_zygote
+        assert zygote is not None and zygote.proc is not None
+        assert _warm_workers(ex, "module") == [zygote.proc.pid]
+        for outcome in outcomes:
+            assert outcome.status == "successful"
+            assert f"module run by {zygote.proc.pid}" in outcome.stdout_tail
+        # the broker starts only the Python of a running job
+        assert ex._broker is not None
+        assert wire.ask_module_worker(ex._broker.path, sys.executable) is None
+    finally:
+        ex.shutdown()
+    deadline = time.monotonic() + 5
+    while (_descendants(os.getpid()) - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _descendants(os.getpid()) - before
+
+
+def test_module_tasks_run_the_plain_way_when_the_module_worker_cannot_start(
+    jobs: Jobs, caplog: pytest.LogCaptureFixture
+) -> None:
+    ex = FastExecutor(max_workers=1)
+    try:
+        assert asyncio.run(ex.run(jobs.spec("ignored"), lambda e: None)).status == "successful"
+        ex._start_timeout = 0.0  # the controller worker is up; the module worker will not be in time
+        with caplog.at_level(logging.WARNING, logger="runner.fastexec.executor"):
+            outcome = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
+            again = asyncio.run(ex.run(jobs.spec("ok"), lambda e: None))
+        for run in (outcome, again):
+            assert run.status == "successful"
+            result = summarize(run).result
+            assert result is not None and result.changed == 1
+        said = [r.getMessage() for r in caplog.records if "module tasks run the plain way" in r.getMessage()]
+        assert said == ["module tasks run the plain way: the warm module worker did not start"]
+        assert not _warm_workers(ex, "module")
     finally:
         ex.shutdown()
