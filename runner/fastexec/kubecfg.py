@@ -10,7 +10,7 @@ gets a deep copy of the result: the object ``yaml.safe_load`` builds from that t
 (another file, other text, a file that does not read, a parse error, a file-like object) is parsed
 as before.
 
-Nothing here runs a thread, and the zygote never blocks on a file: only regular files up to 1 MiB,
+Nothing here runs a thread, and the zygote never blocks on a file: only regular files up to 256 KiB,
 opened non-blocking, are read.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 # path -> (text, what yaml.safe_load made of it); a few entries (one per distinct kubeconfig path)
 _PARSED: dict[str, tuple[str, Any]] = {}
 _MAX_FILES = 16
-_MAX_BYTES = 1 << 20
+_MAX_BYTES = 256 << 10  # kubeconfigs are a few KB; bounds the time the zygote spends parsing
 
 
 def _read_regular(path: str) -> str | None:
