@@ -25,6 +25,7 @@ ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 QUICK = Sizes(
     b1_crs=3,
     b2_crs=1,
+    b2_20_crs=1,
     warmup=0,
     b2_warmup=0,
     b3_crs=20,
@@ -71,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every default size (e.g. 0.1)")
     p.add_argument("--crs-b1", type=int, default=None, help="B1 CRs (default 20)")
     p.add_argument("--crs-b2", type=int, default=None, help="B2 CRs (default 20)")
+    p.add_argument(
+        "--crs-b2-20", type=int, default=None, help="B2 CRs of the 20-task role (default 10; 0: skip it)"
+    )
     p.add_argument("--crs-b3", type=int, default=None, help="B3 CRs created at once (default 200)")
     p.add_argument(
         "--crs-b5", type=int, default=None, help="B5 existing CRs, also B4's idle set (default 1000)"
@@ -101,6 +105,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     s = Sizes(
         b1_crs=scaled(base.b1_crs, args.scale, 3),
         b2_crs=scaled(base.b2_crs, args.scale, 2),
+        b2_20_crs=scaled(base.b2_20_crs, args.scale, 1),
         warmup=base.warmup,
         b2_warmup=base.b2_warmup,
         b3_crs=scaled(base.b3_crs, args.scale, 5),
@@ -120,6 +125,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     s.b6_concurrency = args.b6_concurrency or s.b6_concurrency
     s.b1_crs = args.crs_b1 or s.b1_crs
     s.b2_crs = args.crs_b2 or s.b2_crs
+    if args.crs_b2_20 is not None:
+        s.b2_20_crs = args.crs_b2_20
     s.b3_crs = args.crs_b3 or s.b3_crs
     s.b5_crs = args.crs_b5 or s.b5_crs
     s.b7_crs = args.crs_b7 or s.b7_crs
@@ -148,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmarks": ",".join(args.only),
         "mode": "quick" if args.quick else (f"scale {args.scale}" if args.scale != 1 else "full"),
         "executor": args.executor,
-        "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs, B3 {sizes.b3_crs} CRs, "
+        "sizes": f"B1 {sizes.b1_crs} CRs, B2 {sizes.b2_crs} CRs (+{sizes.b2_20_crs} of 20 tasks), "
+        f"B3 {sizes.b3_crs} CRs, "
         f"B5/B4 {sizes.b5_crs} CRs, B7 {sizes.b7_crs} CRs, idle {sizes.idle_seconds:.0f} s, "
         f"B4 {sizes.rounds} rounds of {sizes.round_crs} CRs, B6 {sizes.b6_crs} CRs"
         f" (waiting {sizes.b6_wait:g} s, {sizes.b6_concurrency} jobs per replica)"

@@ -27,7 +27,7 @@ import tempfile
 from typing import Any
 
 from runner.fastexec.controller import run_controller_job, warm_controller
-from runner.fastexec.module import run_module_job, warm_module
+from runner.fastexec.module import prepare_module_job, run_module_job, warm_module
 from runner.fastexec.wire import JOB_TAG, RELEASED, kill_tagged, kill_tree, recv_request, set_pdeathsig
 
 
@@ -98,6 +98,8 @@ class _Server:
             if len(fds) not in (3, 4):
                 raise ValueError("expected three or four file descriptors")
             conn.settimeout(None)
+            if self.mode == "module":
+                prepare_module_job(request)
             pid = os.fork()
         except Exception:
             for fd in fds:
