@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.e2e.kube import condition, is_true, wait_for
-from tests.faults.conftest import FAULTS_OPERATOR, Fault, Outage, fault_cr
+from tests.faults.conftest import FAULTS_OPERATOR, Fault, Outage, fault_cr, fault_crds
 
 
 def in_progress(obj: dict[str, Any] | None) -> bool | None:
@@ -90,3 +90,41 @@ def test_status_writes_that_meet_an_outage_land_when_the_api_returns(outage: Out
     )
     assert op.proc.poll() is None, "the operator died during the outage"
     fault.checked("the operator kept running through the outage")
+
+
+def test_a_kind_that_stops_being_served_is_watched_again(outage: Outage, fault: Fault) -> None:
+    """A watched kind answers 404 for a while (its CRD deleted and created again; an API server that
+    has just started and not yet installed its CRDs' handlers): the operator says so in one line,
+    keeps serving the other kinds, and serves the kind again once it is back."""
+    k, ns = outage.kubectl, outage.namespace
+    op = outage.operators.start(ns, watches=FAULTS_OPERATOR / "watches.yaml", cwd=FAULTS_OPERATOR)
+    k.apply(fault_cr("Nap", "before", ns))
+    wait_for(lambda: _converged(k.get("nap", "before", ns), 1), "before Successful")
+
+    (maker_crd,) = [c for c in fault_crds() if c["spec"]["names"]["kind"] == "NapMaker"]
+    crd_name = maker_crd["metadata"]["name"]
+    k.run("delete", "crd", crd_name, "--wait=true", "--timeout=60s")
+    fault.tried("deleted the CRD of a watched kind (NapMaker) while the operator watched its namespace")
+    wait_for(
+        lambda: f"watching NapMaker in namespace {ns} failed" in op.logs(),
+        "the operator to log the failed watch of NapMaker",
+    )
+    assert op.proc.poll() is None, "the operator died when a watched kind stopped being served"
+    assert "Traceback" not in op.logs()
+    fault.checked("one log line names the kind, the namespace and what to check; no traceback")
+
+    k.apply(fault_cr("Nap", "during", ns))
+    wait_for(lambda: _converged(k.get("nap", "during", ns), 1), "a Nap created meanwhile Successful")
+    fault.checked("a CR of another kind created meanwhile is Successful")
+
+    k.apply(maker_crd)
+    k.run("wait", "--for=condition=Established", "--timeout=60s", "crd", crd_name)
+    k.apply(fault_cr("NapMaker", "after", ns))
+    wait_for(
+        lambda: _converged(k.get("napmaker", "after", ns), 1),
+        "a NapMaker created after its CRD came back Successful",
+        timeout=120,
+    )
+    assert k.get("configmap", "after-made", ns) is not None
+    assert op.proc.poll() is None
+    fault.checked("the CRD created again: its new CR is Successful and made its ConfigMap")
