@@ -75,8 +75,11 @@ def warm_controller() -> None:
         L.strategy_loader.get(C.DEFAULT_STRATEGY, class_only=True)
     if C.CACHE_PLUGIN in _core_plugin_names("cache_plugins"):  # ansible-runner's jobs use jsonfile
         L.cache_loader.get(C.CACHE_PLUGIN, class_only=True)
-    for action in ("normal", "debug", "command", "set_fact", "assert", "fail", "template", "copy"):
-        L.action_loader.get(action, class_only=True)
+    # Every action plugin of ansible-core's (pause, include_vars, ...): a job child that imports
+    # one itself spends tens of milliseconds building its class.
+    for action in _core_plugin_names("action_plugins"):
+        with contextlib.suppress(Exception):
+            L.action_loader.get(action, class_only=True)
     for module in ("command", "debug", "set_fact", "assert", "fail", "copy", "template", "stat", "file"):
         L.module_loader.find_plugin_with_context(module)
     for name in _core_plugin_names("lookup_plugins"):

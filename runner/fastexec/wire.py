@@ -191,11 +191,21 @@ def kill_tagged(tag: str) -> None:
                     os.kill(pid, sig)
 
 
+_libc: list[Any] = []  # loaded once in the zygote (load_libc), so a forked child only calls prctl
+
+
+def load_libc() -> None:
+    """Load the C library handle ``set_pdeathsig`` uses (each new ``CDLL`` builds ctypes classes)."""
+    with contextlib.suppress(Exception):
+        if not _libc:
+            _libc.append(ctypes.CDLL(None, use_errno=True))
+
+
 def set_pdeathsig() -> None:
     """Die with the zygote (Linux): a child must never outlive the process that tracks it."""
+    load_libc()
     with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        _libc[0].prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def reset_process(request: dict[str, Any]) -> None:

@@ -28,7 +28,15 @@ from typing import Any
 
 from runner.fastexec.controller import run_controller_job, warm_controller
 from runner.fastexec.module import prepare_module_job, run_module_job, warm_module
-from runner.fastexec.wire import JOB_TAG, RELEASED, kill_tagged, kill_tree, recv_request, set_pdeathsig
+from runner.fastexec.wire import (
+    JOB_TAG,
+    RELEASED,
+    kill_tagged,
+    kill_tree,
+    load_libc,
+    recv_request,
+    set_pdeathsig,
+)
 
 
 class _Server:
@@ -248,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     capture.close()
     server = _Server(mode, path)
     server.listen()
+    load_libc()
     import gc
 
     gc.collect()
