@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from runner.fastexec.executor import AutoExecutor, FastExecutor
+from runner.fastexec.auto import AutoExecutor
+from runner.fastexec.executor import FastExecutor
 from runner.jobs.executor import AnsibleRunnerExecutor, JobSpec
 from runner.jobs.results import summarize
 

@@ -109,7 +109,8 @@ def make_executor(config: Config) -> Executor:
     plain = AnsibleRunnerExecutor(max_workers=config.max_concurrent_jobs)
     if config.executor == "plain":
         return plain
-    from runner.fastexec.executor import AutoExecutor, FastExecutor
+    from runner.fastexec.auto import AutoExecutor
+    from runner.fastexec.executor import FastExecutor
 
     fast = FastExecutor(max_workers=config.max_concurrent_jobs, idle_timeout=config.warm_idle_timeout)
     log.info("fast executor: warm Ansible workers (--executor=plain turns them off)")

@@ -25,7 +25,7 @@ Modules: ``fastexec`` (the executors) → ``fastworkers`` (the worker processes)
 (ansible-runner's ``Runner`` on a worker) → ``fastwire`` (protocol) → ``fastzygote`` (the worker
 server) with ``fastcontroller``, ``fastroute``, ``fastmodule``, ``fastpayloads``, ``fastshell``.
 
-``AutoExecutor(fast, plain)`` picks per job: a job the fast path cannot run identically
+``AutoExecutor(fast, plain)`` (``auto``) picks per job: a job the fast path cannot run identically
 (``FastExecutor.compatible`` gives the reason, or the zygote finds out) runs on the plain path,
 and the reason is logged once per watched kind.
 """
@@ -55,7 +55,7 @@ from runner.fastexec.workers import (
     interpreter_of,
     zygote_env,
 )
-from runner.jobs.executor import EventCallback, Executor, JobSpec, _stdout_tail, event_handler, runner_kwargs
+from runner.jobs.executor import EventCallback, JobSpec, _stdout_tail, event_handler, runner_kwargs
 from runner.jobs.results import JobOutcome
 
 log = logging.getLogger(__name__)
@@ -372,39 +372,3 @@ class FastExecutor:
         for zygote in zygotes:
             zygote.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-class AutoExecutor:
-    """The fast path for every job it can run identically, the plain path for the others."""
-
-    name = "auto"
-
-    def __init__(self, fast: FastExecutor, plain: Executor) -> None:
-        self.fast = fast
-        self.plain = plain
-        self._reported: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-
-    async def run(self, spec: JobSpec, on_event: EventCallback) -> JobOutcome:
-        reason = self.fast.compatible(spec)
-        if reason is None:
-            try:
-                return await self.fast.run(spec, on_event)
-            except FastUnavailable as exc:
-                reason = exc.reason
-        self._report(spec, reason)
-        return await self.plain.run(spec, on_event)
-
-    def _report(self, spec: JobSpec, reason: str) -> None:
-        # Job directories are <runner-dir>/<group>/<version>/<kind>/<namespace>/<name>.
-        watch = str(spec.private_data_dir.parent.parent)
-        key = (watch, reason)
-        with self._lock:
-            if key in self._reported:
-                return
-            self._reported.add(key)
-        log.warning("running on the plain path: %s", reason, extra={"watch": watch})
-
-    def shutdown(self) -> None:
-        self.fast.shutdown()
-        self.plain.shutdown()

@@ -78,7 +78,7 @@ def test_a_templated_number_in_a_configmap(
     assert "write the next count" in message  # the task
     assert "cannot unmarshal number" in message and "of type string" in message  # the API server
     assert "| string" in message and "ansible-core 2.19" in message  # what to do
-    assert "\"kind\"" not in message  # no Status JSON
+    assert '"kind"' not in message  # no Status JSON
     assert kubectl.get("configmap", "as-written-next", namespace) is None
     [event] = wait_for(lambda: events_of(kubectl, namespace, "as-written", "Failed"), "a Failed Event")
     assert "| string" in event["message"]

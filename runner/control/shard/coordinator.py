@@ -38,6 +38,7 @@ class Objects(Protocol):
 
     def __iter__(self) -> Iterator[Any]: ...
 
+
 _HOW = {
     Action.CLAIM: "claimed",
     Action.TAKE_OVER: "taken_over",

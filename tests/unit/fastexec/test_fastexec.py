@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from runner.fastexec import module, route, wire
-from runner.fastexec.executor import AutoExecutor, FastExecutor, FastUnavailable
+from runner.fastexec.auto import AutoExecutor
+from runner.fastexec.executor import FastExecutor, FastUnavailable
 from runner.jobs import jobdir
 from runner.jobs.executor import AnsibleRunnerExecutor, JobSpec
 from runner.jobs.results import JobOutcome, summarize
