@@ -62,12 +62,15 @@ class Phase:
     rate: float
     busy: float  # the machine's busy share of all its cores over the phase (0..1)
     replica_cpu: float  # CPU seconds of the replicas' process trees (jobs included) per reconcile
+    operator_cpu: float = 0.0  # of which the operator processes themselves (no children)
 
     def note(self) -> str:
         cores = os.cpu_count() or 1
         return (
             f"machine {self.busy * 100:.0f} % busy ({cores} cores), replicas"
             f" {self.replica_cpu * 1000:.0f} ms CPU per reconcile"
+            f" (operator processes {self.operator_cpu * 1000:.0f} ms, jobs and warm workers"
+            f" {(self.replica_cpu - self.operator_cpu) * 1000:.0f} ms)"
         )
 
 
@@ -153,13 +156,16 @@ class Sharded:
             cr("Slow", f"slow-{i}", ns, {"message": "benchmark", "waitSeconds": self.wait}) for i in range(n)
         ]
         cpu0 = sum(proc.tree_cpu_seconds(op.pid) for op in ops.values())
+        own0 = sum(proc.self_cpu_seconds(op.pid) for op in ops.values())
         busy0, total0 = machine_cpu()
         t0 = time.monotonic()
         self.bench.cluster.create_many(objs)
         t1 = self.wait_converged(ns, n, timeout=n * (self.wait + 2) + 300)
         busy1, total1 = machine_cpu()
         cpu1 = sum(proc.tree_cpu_seconds(op.pid) for op in ops.values())
-        return Phase(n / (t1 - t0), (busy1 - busy0) / max(total1 - total0, 1e-9), (cpu1 - cpu0) / n)
+        own1 = sum(proc.self_cpu_seconds(op.pid) for op in ops.values())
+        busy = (busy1 - busy0) / max(total1 - total0, 1e-9)
+        return Phase(n / (t1 - t0), busy, (cpu1 - cpu0) / n, (own1 - own0) / n)
 
 
 def _converged(obj: dict[str, Any]) -> bool:
