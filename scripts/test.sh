@@ -9,6 +9,11 @@ echo "== ruff" >&2
 .venv/bin/ruff check runner tests scripts bench
 echo "== import-linter (the layers of docs/architecture.md)" >&2
 .venv/bin/lint-imports --no-cache
+# The ansible-core 2.18 virtualenv of the last pass is built meanwhile (about a minute and a half
+# of pip on a fresh machine); its output is shown if it fails.
+setup218_log=$(mktemp)
+ANSIBLE_CORE=2.18 ./scripts/setup.sh >"$setup218_log" 2>&1 &
+setup218=$!
 echo "== mypy --strict" >&2
 .venv/bin/mypy
 # Two pytest-xdist workers (one kube-lite each; a test file stays on one worker, so its module
@@ -27,7 +32,12 @@ RUNNER_E2E_EXECUTOR=plain .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}
 # as ansible-playbook reads them, the fast executor's hooks into ansible-core, templated values
 # the API server refuses) and the operator end-to-end tests, on the fast executor.
 echo "== pytest on ansible-core 2.18 (.venv-ansible218: extra vars, the fast executor, the operator end-to-end tests)" >&2
-ANSIBLE_CORE=2.18 ./scripts/setup.sh
+if ! wait "$setup218"; then
+  cat "$setup218_log" >&2
+  echo "setup of .venv-ansible218 failed" >&2
+  exit 1
+fi
+rm -f "$setup218_log"
 # Every operator end-to-end test runs again; left out are those that do not run a role (the
 # manifests and the image's install steps, the kubectl helpers, the job proxy's own protocol,
 # /metrics auth, the Go flags), the benchmark's smoke run, and molecule (about 5 minutes; it runs

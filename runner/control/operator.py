@@ -25,7 +25,7 @@ from runner.cluster.discovery import ResourceInfo
 from runner.cluster.kube import ResourceRef
 from runner.config.settings import Config
 from runner.config.watches import Watch
-from runner.control import memory, watchretry
+from runner.control import memory, watchretry, watchtap
 from runner.control.decision import Seen, created_since, fingerprint, trigger
 from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
@@ -82,15 +82,17 @@ class Operator:
     def register(self, registry: kopf.OperatorRegistry) -> None:
         for state in self.kinds.values():
             gvk = state.watch.gvk
+            # The handler makes kopf watch the kind; the tap hands its events over directly.
             kopf.on.event(
                 gvk.group, gvk.version, gvk.kind, registry=registry, id=f"watch-{state.watch.index}"
             )(self._handler(state))
+            watchtap.tap(gvk.group, gvk.version, gvk.kind, self._sink(state))
         kopf.on.login(registry=registry)(kopf.login_via_client)
         kopf.on.startup(registry=registry)(self._start_sweeper)
         kopf.on.cleanup(registry=registry)(self._cleanup)
 
-    def _handler(self, state: KindState) -> Any:
-        async def on_event(event: kopf.RawEvent, resource: kopf.Resource, **_: Any) -> None:
+    def _sink(self, state: KindState) -> watchtap.Sink:
+        def take(resource: Any, event: Mapping[str, Any]) -> None:
             if state.ref is None:
                 state.ref = ResourceRef(
                     resource.group,
@@ -100,6 +102,14 @@ class Operator:
                     bool(resource.namespaced),
                 )
             self.observe(state.watch, event.get("type"), event["object"])
+
+        return take
+
+    def _handler(self, state: KindState) -> Any:
+        take = self._sink(state)
+
+        async def on_event(event: kopf.RawEvent, resource: kopf.Resource, **_: Any) -> None:
+            take(resource, event)  # only when the tap is not installed (kopf calls it otherwise)
 
         return on_event
 
@@ -329,6 +339,7 @@ async def run_operator(
 
     kopf.on.cleanup(registry=registry, id="settle-stop-flag")(settle_stop_flag)
     watchretry.install()
+    watchtap.install()
     await kopf.operator(
         registry=registry,
         settings=settings(config.namespaces),
