@@ -30,7 +30,7 @@ def memory_note(mem: list[proc.Memory]) -> str:
 
 
 def scale(bench: Bench) -> None:
-    from bench.scenarios import Figure, say
+    from bench.scenarios import Figure, say, settle_existing
 
     sizes = bench.sizes
     n = sizes.b7_crs
@@ -44,6 +44,7 @@ def scale(bench: Bench) -> None:
         names = [o["metadata"]["name"] for o in objs]
         create_s = bench.cluster.create_many(objs)
         say(f"B7: created in {fmt_s(create_s)}")
+        settle_existing()
         extra = []
         if sizes.warm_idle_timeout is not None:
             extra.append(f"--warm-worker-idle-timeout={sizes.warm_idle_timeout:g}s")

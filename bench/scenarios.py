@@ -32,6 +32,21 @@ def say(msg: str) -> None:
     print(f"[bench {time.monotonic() - T_START:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
+EXISTING_SETTLE = 2.0  # seconds between creating the "existing" CRs and starting the operator
+
+
+def settle_existing() -> None:
+    """Let the CRs just created become ones that existed before the operator started.
+
+    A CR's creationTimestamp has whole seconds, so the runner counts a CR created in the second
+    before its process started as new work (it may have been created by someone waiting for it).
+    Without this pause the tail of a burst of "existing" CRs created right before the start is
+    new work too, and the CR created during the start-up queues behind those instead of going
+    first; real existing CRs are older than that.
+    """
+    time.sleep(EXISTING_SETTLE)
+
+
 @dataclass
 class Sizes:
     b1_crs: int = 20
@@ -493,6 +508,7 @@ class Bench:
             names = [o["metadata"]["name"] for o in objs]
             create_s = self.cluster.create_many(objs)
             say(f"B5: created in {fmt_s(create_s)}")
+            settle_existing()
             extra = []
             if self.sizes.warm_idle_timeout is not None:
                 extra.append(f"--warm-worker-idle-timeout={self.sizes.warm_idle_timeout:g}s")
