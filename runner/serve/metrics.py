@@ -5,13 +5,15 @@ series (``usermetrics``) are served next to them."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from runner import __version__
 from runner.config.watches import GVK
@@ -76,12 +78,30 @@ def shard_members(ring: str, members: frozenset[str]) -> None:
         SHARD_MEMBER.labels(ring=ring, member=member).set(1)
 
 
-RESOURCE_CREATED_AT = Gauge(
-    "resource_created_at_seconds",
-    "Timestamp at which a resource was created",
-    ["name", "namespace", "group", "version", "kind"],
-    registry=REGISTRY,
-)
+_CREATED_LABELS = ("name", "namespace", "group", "version", "kind")
+
+
+class CreatedAt(Collector):
+    """``resource_created_at_seconds``: one sample per watched CR, kept as a plain dict entry.
+
+    A ``Gauge`` child per CR costs its label validation and objects on every CR's first event
+    (about a third of taking in a 10,000-CR listing) and ~0.7 KB each; the samples are the same.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, str, str, str], float] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "resource_created_at_seconds", "Timestamp at which a resource was created", labels=_CREATED_LABELS
+        )
+        for labels, value in list(self.values.items()):
+            family.add_metric(labels, value)
+        yield family
+
+
+RESOURCE_CREATED_AT = CreatedAt()
+REGISTRY.register(RESOURCE_CREATED_AT)
 
 
 def gvk_label(gvk: GVK) -> str:
@@ -105,22 +125,14 @@ def resource_seen(gvk: GVK, meta: Mapping[str, Any]) -> None:
     created = _created_at(meta)
     if created is None:
         return
-    labels = _resource_labels(gvk, meta)
-    RESOURCE_CREATED_AT.labels(**labels).set(created)
+    RESOURCE_CREATED_AT.values[_resource_labels(gvk, meta)] = created
 
 
 def resource_gone(gvk: GVK, meta: Mapping[str, Any]) -> None:
     """The CR is deleted (or no longer watched): its ``resource_created_at_seconds`` goes."""
-    labels = _resource_labels(gvk, meta)
-    with contextlib.suppress(KeyError):
-        RESOURCE_CREATED_AT.remove(*(labels[n] for n in ("name", "namespace", "group", "version", "kind")))
+    RESOURCE_CREATED_AT.values.pop(_resource_labels(gvk, meta), None)
 
 
-def _resource_labels(gvk: GVK, meta: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        "name": str(meta.get("name") or ""),
-        "namespace": str(meta.get("namespace") or ""),
-        "group": gvk.group,
-        "version": gvk.version,
-        "kind": gvk.kind,
-    }
+def _resource_labels(gvk: GVK, meta: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """The label values in ``_CREATED_LABELS`` order."""
+    return (str(meta.get("name") or ""), str(meta.get("namespace") or ""), gvk.group, gvk.version, gvk.kind)
