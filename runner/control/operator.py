@@ -25,7 +25,7 @@ from runner.cluster.discovery import ResourceInfo
 from runner.cluster.kube import ResourceRef
 from runner.config.settings import Config
 from runner.config.watches import Watch
-from runner.control import memory, watchretry, watchtap
+from runner.control import memory, watchtap
 from runner.control.decision import Seen, created_since, fingerprint, trigger
 from runner.control.objects import ObjectStore
 from runner.control.reconciler import Reconciler
@@ -338,8 +338,7 @@ async def run_operator(
             stop.set_result(None)
 
     kopf.on.cleanup(registry=registry, id="settle-stop-flag")(settle_stop_flag)
-    watchretry.install()
-    watchtap.install()
+    watchtap.install()  # and watchretry under it
     await kopf.operator(
         registry=registry,
         settings=settings(config.namespaces),

@@ -6,10 +6,11 @@ not found"), a CRD deleted and created again while the operator watches named na
 that outlasts kopf's retries (RBAC being changed), or an ``ERROR`` event in the stream. The Go
 operator's informers retry such a list or watch with a back-off and log it; so does the runner.
 
-``install()`` wraps kopf's ``continuous_watch`` (one list followed by watches, which kopf's
-``infinite_watch`` starts again whenever it returns): the failure is logged as one line naming the
-kind, the namespace and what to check, and the stream ends after a back-off, so kopf lists again.
-A kind that yields its listing again is back to the shortest back-off.
+``wrap`` wraps kopf's ``continuous_watch`` (one list followed by watches, which kopf's
+``infinite_watch`` starts again whenever it returns; ``watchtap.install`` puts it in place): the
+failure is logged as one line naming the kind, the namespace and what to check, and the stream
+ends after a back-off, so kopf lists again. A kind that yields its listing again is back to the
+shortest back-off.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ log = logging.getLogger("runner.control.watchretry")
 
 FIRST_BACKOFF = 1.0  # seconds
 MAX_BACKOFF = 30.0
-
-_installed: list[Callable[..., AsyncIterator[Any]]] = []
 
 
 def backoff(failures: int) -> float:
@@ -73,11 +72,3 @@ def wrap(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIter
             await asyncio.sleep(delay)
 
     return continuous_watch
-
-
-def install() -> None:
-    """Wrap kopf's ``continuous_watch`` once per process."""
-    if _installed:
-        return
-    _installed.append(watching.continuous_watch)
-    watching.continuous_watch = wrap(watching.continuous_watch)

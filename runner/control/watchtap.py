@@ -23,6 +23,8 @@ from typing import Any
 
 from kopf._cogs.clients import watching
 
+from runner.control import watchretry
+
 log = logging.getLogger("runner.control.watchtap")
 
 Sink = Callable[[Any, Mapping[str, Any]], None]
@@ -82,8 +84,9 @@ def wrap(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIter
 
 
 def install() -> None:
-    """Wrap kopf's ``continuous_watch`` once per process."""
+    """Wrap kopf's ``continuous_watch`` once per process: failures retried (``watchretry``),
+    then the tapped kinds' events handed over."""
     if _installed:
         return
     _installed.append(watching.continuous_watch)
-    watching.continuous_watch = wrap(watching.continuous_watch)
+    watching.continuous_watch = wrap(watchretry.wrap(watching.continuous_watch))

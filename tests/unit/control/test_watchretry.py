@@ -112,16 +112,3 @@ def test_a_refused_watch_or_an_error_event_is_retried_too(
 def test_other_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="a bug"):
         drain(watchretry.wrap(stream(ValueError("a bug"))), [], monkeypatch, resource=Kind(), namespace=None)
-
-
-def test_install_wraps_the_stream_kopf_restarts_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = stream(not_found())
-    monkeypatch.setattr(watching, "continuous_watch", original)
-    monkeypatch.setattr(watchretry, "_installed", [])
-    watchretry.install()
-    wrapped = watching.continuous_watch
-    watchretry.install()
-    assert watching.continuous_watch is wrapped is not original
-    sleeps: list[float] = []
-    assert drain(wrapped, sleeps, monkeypatch, resource=Kind(), namespace=None) == []
-    assert sleeps == [1.0]

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import pytest
-from kopf._cogs.clients import watching
+from kopf._cogs.clients import errors, watching
 
-from runner.control import watchtap
+from runner.control import watchretry, watchtap
 
 
 class Res:
@@ -112,15 +112,25 @@ def test_a_big_listing_lets_the_event_loop_run_in_between() -> None:
     assert {watchtap.YIELD_EVERY, 2 * watchtap.YIELD_EVERY} <= set(turns)
 
 
-def test_install_wraps_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = stream(ev("ADDED", "a"))
+def test_install_wraps_once_with_failures_retried_under_the_tap(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def original(**_: Any) -> AsyncIterator[Any]:
+        yield ev("ADDED", "a")
+        raise errors.APINotFoundError("404 page not found", status=404, headers={})
+
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
     monkeypatch.setattr(watching, "continuous_watch", original)
     monkeypatch.setattr(watchtap, "_installed", [])
+    monkeypatch.setattr(watchretry.asyncio, "sleep", fake_sleep)
     watchtap.install()
     wrapped = watching.continuous_watch
     watchtap.install()
     assert watching.continuous_watch is wrapped is not original
     taken: list[str] = []
     watchtap.tap("example.com", "v1", "Echo", lambda r, e: taken.append(e["type"]))
-    assert collect(wrapped, resource=MINE, namespace=None) == []
+    assert collect(wrapped, resource=MINE, namespace=None) == []  # the 404 did not escape
     assert taken == ["ADDED"]
+    assert slept == [1.0]
