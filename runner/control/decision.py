@@ -32,8 +32,14 @@ class Seen:
     content: str | None  # digest of everything but status, for kinds without a generation
 
 
+_encode = json.JSONEncoder(sort_keys=True, default=str).encode  # one encoder, not one per call
+
+
 def _digest(value: Any) -> str:
-    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha1(_encode(value).encode()).hexdigest()
+
+
+_NO_ANNOTATIONS = _digest({})  # most CRs: no annotations to encode
 
 
 def fingerprint(obj: Mapping[str, Any]) -> Seen:
@@ -50,7 +56,7 @@ def fingerprint(obj: Mapping[str, Any]) -> Seen:
         uid=str(meta.get("uid", "")),
         generation=generation,
         deleting=bool(meta.get("deletionTimestamp")),
-        annotations=_digest(meta.get("annotations") or {}),
+        annotations=_digest(annotations) if (annotations := meta.get("annotations")) else _NO_ANNOTATIONS,
         content=content,
     )
 

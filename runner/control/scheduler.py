@@ -4,6 +4,9 @@
   follow-up run, which reads the latest object when it starts.
 * Concurrency is bounded per kind and globally. Waiters are served by priority: new and changed
   CRs first, then retries, then periodic resyncs, so a backlog of resyncs never delays new work.
+* A CR waiting for its kind's slot is an entry in that kind's queue, not a task: a start-up with
+  10,000 CRs queues 10,000 entries, and only the CRs that hold a slot have a task (creating and
+  first running a task per CR was about a third of taking in such a listing).
 * After each run, at most one timer per CR: a retry with exponential back-off after a failure,
   the role's ``requeue_after``, or the periodic resync (spread with jitter).
 """
@@ -44,27 +47,36 @@ class Outcome:
 class PrioritySemaphore:
     """An asyncio semaphore that wakes the waiter with the lowest priority value first (FIFO within).
 
-    A waiter can be moved ahead while it waits (``raise_priority``): a CR queued for a resync that
-    gets edited meanwhile is served as a change.
+    A waiter is a task awaiting ``acquire`` or a callback given to ``reserve`` (called, holding the
+    slot, when its turn comes). A waiter can be moved ahead while it waits (``raise_priority``): a
+    CR queued for a resync that gets edited meanwhile is served as a change; a reserved one can be
+    withdrawn (``cancel``).
     """
 
     def __init__(self, value: int) -> None:
         if value < 1:
             raise ValueError("a semaphore needs at least one slot")
         self._free = value
-        self._heap: list[list[Any]] = []  # [priority, seq, future, key]; future None = superseded
+        # [priority, seq, waiter, key]; waiter: a future or a callback, None = superseded
+        self._heap: list[list[Any]] = []
         self._entries: dict[Hashable, list[Any]] = {}
         self._seq = itertools.count()
 
-    async def acquire(self, priority: int, key: Hashable = None) -> None:
-        if self._free > 0 and not self._entries and not self._heap:
-            self._free -= 1
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = [priority, next(self._seq), fut, key]
+    def _idle(self) -> bool:
+        return self._free > 0 and not self._entries and not self._heap
+
+    def _push(self, priority: int, waiter: Any, key: Hashable) -> None:
+        entry = [priority, next(self._seq), waiter, key]
         heapq.heappush(self._heap, entry)
         if key is not None:
             self._entries[key] = entry
+
+    async def acquire(self, priority: int, key: Hashable = None) -> None:
+        if self._idle():
+            self._free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._push(priority, fut, key)
         try:
             await fut
         except asyncio.CancelledError:
@@ -75,22 +87,43 @@ class PrioritySemaphore:
             if key is not None and self._entries.get(key) is not None and self._entries[key][2] is fut:
                 del self._entries[key]
 
+    def reserve(self, priority: int, key: Hashable, start: Callable[[], None]) -> None:
+        """Call ``start()`` holding a slot: at once if one is free, else when its turn comes."""
+        if self._idle():
+            self._free -= 1
+            start()
+            return
+        self._push(priority, start, key)
+
+    def cancel(self, key: Hashable) -> bool:
+        """Withdraw ``key``'s reservation; whether there was one."""
+        entry = self._entries.get(key)
+        if entry is None or not callable(entry[2]):  # a future is not callable: acquire() waits
+            return False
+        entry[2] = None
+        del self._entries[key]
+        return True
+
     def raise_priority(self, key: Hashable, priority: int) -> None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] <= priority or entry[2] is None or entry[2].done():
+        if entry is None or entry[0] <= priority or not _waiting(entry[2]):
             return
-        fut = entry[2]
+        waiter = entry[2]
         entry[2] = None
-        new = [priority, next(self._seq), fut, key]
-        heapq.heappush(self._heap, new)
-        self._entries[key] = new
+        self._push(priority, waiter, key)
 
     def release(self) -> None:
         while self._heap:
-            _, _, fut, _ = heapq.heappop(self._heap)
-            if fut is not None and not fut.done():
-                fut.set_result(None)
+            _, _, waiter, key = heapq.heappop(self._heap)
+            if not _waiting(waiter):
+                continue
+            if isinstance(waiter, asyncio.Future):
+                waiter.set_result(None)
                 return
+            if key is not None and self._entries.get(key, [None, None, None])[2] is waiter:
+                del self._entries[key]
+            waiter()
+            return
         self._free += 1
 
     @asynccontextmanager
@@ -100,6 +133,12 @@ class PrioritySemaphore:
             yield
         finally:
             self.release()
+
+
+def _waiting(waiter: Any) -> bool:
+    if waiter is None:
+        return False
+    return not (isinstance(waiter, asyncio.Future) and waiter.done())
 
 
 Reconcile = Callable[[Hashable, frozenset[str]], Awaitable[Outcome]]
@@ -115,10 +154,7 @@ class _State:
     due: float = 0.0
     failures: int = 0
     forgotten: bool = False
-
-
-def _current(state: _State, default: Priority) -> Priority:
-    return state.pending if state.pending is not None else default
+    queued: bool = False  # waiting in its kind's queue (no task until it holds the kind's slot)
 
 
 class Scheduler:
@@ -159,8 +195,8 @@ class Scheduler:
         state.pending = priority if state.pending is None else min(state.pending, priority)
         self._groups[state.group].raise_priority(key, state.pending)
         self._global.raise_priority(key, state.pending)
-        if state.task is None:
-            state.task = asyncio.get_running_loop().create_task(self._drive(key, state))
+        if state.task is None and not state.queued:
+            self._queue(key, state)
 
     def request_soon(self, key: Hashable, group: Hashable, reason: str, delay: float) -> None:
         """Like ``request`` (as a change), but a burst of such requests within ``delay`` becomes one run."""
@@ -187,6 +223,7 @@ class Scheduler:
         if state.timer is not None:
             state.timer.cancel()
             state.timer = None
+        self._unqueue(key, state)
         if state.task is None:
             self._drop(key, state)
 
@@ -195,24 +232,53 @@ class Scheduler:
         return bool(state and state.task is not None)
 
     # ---- the per-CR driver
-    async def _drive(self, key: Hashable, state: _State) -> None:
+    def _queue(self, key: Hashable, state: _State) -> None:
+        """Wait for the kind's slot; the CR gets its task once it holds it."""
+        assert state.pending is not None
+        state.queued = True
+        self._groups[state.group].reserve(state.pending, key, lambda: self._start(key, state))
+
+    def _unqueue(self, key: Hashable, state: _State) -> None:
+        if state.queued:
+            self._groups[state.group].cancel(key)
+            state.queued = False
+
+    def _start(self, key: Hashable, state: _State) -> None:
+        """Called holding a slot of the CR's kind."""
+        state.queued = False
         try:
-            while state.pending is not None and not state.forgotten:
-                priority = state.pending
-                group_slot = self._groups[state.group].slot(priority, key)
-                async with group_slot, self._global.slot(_current(state, priority), key):
-                    if state.pending is None or state.forgotten:
-                        break
-                    reasons = frozenset(state.reasons)
-                    state.pending = None
-                    state.reasons.clear()
-                    outcome = await self._run_one(key, reasons)
-                if state.pending is None and not state.forgotten:
-                    self._plan_next(key, state, outcome)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the event loop has ended without close()
+            self._closed = True
+        if self._closed:
+            return  # nothing runs any more: the slot is not handed on
+        if state.pending is None or state.forgotten:
+            self._groups[state.group].release()
+            return
+        state.task = loop.create_task(self._drive(key, state))
+
+    async def _drive(self, key: Hashable, state: _State) -> None:
+        """One run, holding the kind's slot; a request that came in meanwhile queues the next."""
+        try:
+            outcome = None
+            try:
+                priority = state.pending if state.pending is not None else Priority.CHANGE
+                async with self._global.slot(priority, key):
+                    if state.pending is not None and not state.forgotten:
+                        reasons = frozenset(state.reasons)
+                        state.pending = None
+                        state.reasons.clear()
+                        outcome = await self._run_one(key, reasons)
+            finally:
+                self._groups[state.group].release()
+            if outcome is not None and state.pending is None and not state.forgotten:
+                self._plan_next(key, state, outcome)
         finally:
             state.task = None
             if state.forgotten:
                 self._drop(key, state)
+            elif state.pending is not None and not self._closed:
+                self._queue(key, state)
 
     async def _run_one(self, key: Hashable, reasons: frozenset[str]) -> Outcome:
         try:
@@ -260,8 +326,9 @@ class Scheduler:
         """Stop timers and wait for the jobs that are running (their executors stop them)."""
         self._closed = True
         tasks = []
-        for state in self._states.values():
+        for key, state in self._states.items():
             state.pending = None
+            self._unqueue(key, state)
             if state.timer is not None:
                 state.timer.cancel()
                 state.timer = None

@@ -292,6 +292,49 @@ def test_priority_semaphore_counts_slots() -> None:
         PrioritySemaphore(0)
 
 
+def test_priority_semaphore_reservations_are_called_holding_the_slot_in_turn() -> None:
+    async def main() -> None:
+        sem = PrioritySemaphore(1)
+        started: list[str] = []
+        sem.reserve(Priority.STARTUP, "first", lambda: started.append("first"))
+        assert started == ["first"], "a free slot is handed over at once"
+        waiting = [("resync", Priority.RESYNC), ("startup", Priority.STARTUP), ("gone", Priority.CHANGE)]
+        for name, prio in waiting:
+            sem.reserve(prio, name, lambda name=name: started.append(name))
+        sem.raise_priority("resync", Priority.CHANGE)
+        assert sem.cancel("gone") and not sem.cancel("gone") and not sem.cancel("unknown")
+        assert started == ["first"]
+        sem.release()
+        assert started == ["first", "resync"]
+        sem.release()
+        assert started == ["first", "resync", "startup"]
+        sem.release()  # nobody waits: the slot is free again
+        assert started == ["first", "resync", "startup"]
+        await asyncio.wait_for(sem.acquire(Priority.RESYNC), timeout=1)
+
+    run(main)
+
+
+def test_a_backlog_waits_as_queue_entries_not_as_tasks() -> None:
+    async def main() -> None:
+        fake = FakeReconcile(auto=True)
+        s = scheduler(fake, global_limit=2, group_limits={"g": 2})
+        keys = [f"cr-{i}" for i in range(500)]
+        before = len(asyncio.all_tasks())
+        for key in keys:
+            s.request(key, "g", Priority.STARTUP, "operator start-up")
+        s.request("new", "g", Priority.CHANGE, "new resource")
+        tasks = len(asyncio.all_tasks()) - before
+        assert tasks <= 2, f"{tasks} tasks for 501 queued CRs and 2 slots"
+        await wait_until(lambda: len(fake.calls()) == 501, "every CR ran", limit=10)
+        order = [r.key for r in fake.calls()]
+        assert "new" in order[:3], "new work is served before the start-up backlog"
+        assert sorted(order) == sorted([*keys, "new"]) and fake.max_running <= 2
+        await s.close()
+
+    run(main)
+
+
 def test_scheduler_serves_changes_before_resyncs() -> None:
     async def main() -> None:
         fake = FakeReconcile()
