@@ -41,6 +41,15 @@ def digest(obj: Mapping[str, Any]) -> str:
     return hashlib.sha1(json.dumps([meta, body], sort_keys=True, default=str).encode()).hexdigest()
 
 
+class WatchErrorEvent(Exception):
+    """The API server ended a watch with an ``ERROR`` event other than 410 (Gone)."""
+
+    def __init__(self, status: Mapping[str, Any], rv: str | None) -> None:
+        code, message = status.get("code"), status.get("message") or status.get("reason") or "no message"
+        super().__init__(f"ERROR event {code}: {message}")
+        self.rv = rv  # where the next watch resumes
+
+
 Resolve = Callable[[ResourceInfo, Mapping[str, Any]], list[Hashable]]
 Notify = Callable[[Hashable, str], None]
 
@@ -148,7 +157,9 @@ class Dependents:
                 backoff = 1.0
             except asyncio.CancelledError:
                 raise
-            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError, WatchErrorEvent) as exc:
+                if isinstance(exc, WatchErrorEvent):
+                    rv = exc.rv  # resumed after a pause, not at once: an error repeated is no hot loop
                 log.warning("watch of %s failed (%s); retrying in %.0fs", path, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
@@ -174,7 +185,9 @@ class Dependents:
                     event = json.loads(line)
                     obj = event.get("object") or {}
                     if event.get("type") == "ERROR":
-                        return None if obj.get("code") == 410 else rv
+                        if obj.get("code") == 410:
+                            return None  # too old: list again
+                        raise WatchErrorEvent(obj, rv)
                     rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
                     self._on_event(info, event.get("type", ""), obj)
         return rv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from runner.cluster import dependents
@@ -85,3 +86,40 @@ def test_tracked_kinds_survive_a_restart(tmp_path: Path) -> None:
     first.track(CM)
     second = Dependents(upstream=None, namespaces=(), state_file=state)  # type: ignore[arg-type]
     assert second._load() == [CM]
+
+
+def test_an_error_event_is_retried_after_a_pause_from_where_it_stopped(monkeypatch, caplog) -> None:
+    """A watch ended by an ERROR event (not 410) resumes from its last resourceVersion, after 1,
+    2, 4 … s: before, it was watched again at once, a request loop while the error lasted."""
+    pauses: list[float] = []
+    resumed: list[str | None] = []
+
+    class Listing:
+        async def get_json(self, path: str) -> dict:
+            return {"items": [], "metadata": {"resourceVersion": "7"}}
+
+    async def main() -> None:
+        d = Dependents(upstream=Listing(), namespaces=(), state_file=None)  # type: ignore[arg-type]
+        real_sleep = asyncio.sleep
+
+        async def sleep(delay: float) -> None:
+            pauses.append(delay)
+            await real_sleep(0)
+
+        async def stream(info: ResourceInfo, path: str, rv: str | None) -> str | None:
+            resumed.append(rv)
+            if len(resumed) == 4:
+                raise asyncio.CancelledError
+            raise dependents.WatchErrorEvent({"code": 500, "message": "etcdserver: leader changed"}, "42")
+
+        monkeypatch.setattr(dependents.asyncio, "sleep", sleep)
+        d._stream = stream  # type: ignore[method-assign]
+        with contextlib.suppress(asyncio.CancelledError):
+            await d._watch(CM, "n")
+
+    with caplog.at_level("WARNING", logger="runner.cluster.dependents"):
+        asyncio.run(main())
+    assert pauses == [1.0, 2.0, 4.0]
+    assert resumed == ["7", "42", "42", "42"]
+    failed = "watch of /api/v1/namespaces/n/configmaps failed (ERROR event 500: etcdserver: leader changed)"
+    assert failed in caplog.text
