@@ -16,10 +16,10 @@ ANSIBLE_CORE=2.18 ./scripts/setup.sh >"$setup218_log" 2>&1 &
 setup218=$!
 echo "== mypy --strict" >&2
 .venv/bin/mypy
-# Three pytest-xdist workers (one kube-lite each; a test file stays on one worker, so its module
-# fixtures are shared as written): with two, the two cores were 72 % busy, the rest waiting on
-# the operators and API servers. RUNNER_TEST_WORKERS=0 runs everything in this process.
-workers=(-n "${RUNNER_TEST_WORKERS:-3}" --dist loadfile)
+# Two pytest-xdist workers (one kube-lite each; a test file stays on one worker, so its module
+# fixtures are shared as written). Three were slower on two cores (the first pass 17:26 against
+# 15:07–15:43, 31 % more CPU). RUNNER_TEST_WORKERS=0 runs everything in this process.
+workers=(-n "${RUNNER_TEST_WORKERS:-2}" --dist loadfile)
 echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
 .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" "$@"
 echo "== pytest (the operator end-to-end tests and crash points again, on the plain executor)" >&2
