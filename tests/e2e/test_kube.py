@@ -7,6 +7,7 @@ import asyncio
 
 from runner.cluster import devcluster
 from runner.cluster.kube import Kube, ResourceRef, load_api_client
+from runner.control.shard.leases import MemberLease
 from tests.e2e.conftest import E2E_GROUP, cr
 from tests.e2e.kube import Kubectl
 
@@ -49,3 +50,29 @@ def test_a_write_from_a_stale_object_is_retried_on_the_current_one(
     assert final is not None
     assert [c["type"] for c in final["status"]["conditions"]] == ["Theirs", "Running", "Successful"]
     assert final["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
+
+
+def test_a_lease_renewed_while_it_is_released_is_still_released(
+    cluster: devcluster.Cluster, kubectl: Kubectl, namespace: str
+) -> None:
+    """A replica's last renewal can land after its renew loop was stopped (the request runs on in
+    a thread): the release then starts from an old resourceVersion. It must still release, or the
+    other members wait for the Lease to expire (CI saw a rolling restart wait so)."""
+
+    async def scenario() -> None:
+        kube = Kube(load_api_client(cluster.kubeconfig))
+        try:
+            lease = MemberLease(kube, namespace, "ring", "r1", 15.0)
+            assert await lease.take()
+            path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/r1"
+            current = await kube.call("GET", path)
+            current["spec"]["renewTime"] = "2026-12-07T21:20:22.000000Z"
+            await kube.call("PUT", path, current)  # the renewal that was still on its way
+            await lease.release()
+        finally:
+            kube.close()
+
+    asyncio.run(scenario())
+    stored = kubectl.get("lease", "r1", namespace)
+    assert stored is not None
+    assert not stored["spec"].get("holderIdentity"), stored["spec"]

@@ -16,6 +16,7 @@ from runner.control.shard.names import RING_LABEL
 
 log = logging.getLogger("runner.control.shard")
 BASE = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+RELEASE_ATTEMPTS = 3
 
 
 def _micro(ts: datetime) -> str:
@@ -109,14 +110,30 @@ class MemberLease:
             raise
 
     async def release(self) -> None:
-        """No holder: the other members take this replica's CRs at once."""
+        """No holder: the other members take this replica's CRs at once.
+
+        A renewal still in flight when the renew loop was stopped (its request runs on in a
+        thread) changes the Lease after ``_own`` was read: the release then meets a conflict, and
+        is made again from the Lease as it is, while this replica still holds it."""
         if self._own is None:
             return
-        lease = {**self._own, "spec": {**(self._own.get("spec") or {}), "holderIdentity": None}}
-        try:
-            await self.kube.call("PUT", f"{self._path}/{quote(self.identity)}", lease)
-        except ApiException as exc:
-            log.warning("could not release the lease %s: %s", self.where, exc.reason)
+        lease, path = self._own, f"{self._path}/{quote(self.identity)}"
+        for attempt in range(1, RELEASE_ATTEMPTS + 1):
+            body = {**lease, "spec": {**(lease.get("spec") or {}), "holderIdentity": None}}
+            try:
+                await self.kube.call("PUT", path, body)
+                return
+            except ApiException as exc:
+                if exc.status != 409 or attempt == RELEASE_ATTEMPTS:
+                    log.warning("could not release the lease %s: %s", self.where, exc.reason)
+                    return
+            try:
+                lease = await self.kube.call("GET", path)
+            except ApiException as exc:
+                log.warning("could not release the lease %s: %s", self.where, exc.reason)
+                return
+            if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return  # not ours any more: nothing to release
 
     async def delete(self, lease: LeaseView) -> None:
         """Delete a gone member's Lease, unless it was written meanwhile (it came back)."""
