@@ -18,7 +18,7 @@ echo "== mypy --strict" >&2
 .venv/bin/mypy
 # Two pytest-xdist workers (one kube-lite each; a test file stays on one worker, so its module
 # fixtures are shared as written). Three were slower on two cores (the first pass 17:26 against
-# 15:07–15:43, 31 % more CPU). RUNNER_TEST_WORKERS=0 runs everything in this process.
+# 15:07–15:43, 30 % more CPU). RUNNER_TEST_WORKERS=0 runs everything in this process.
 workers=(-n "${RUNNER_TEST_WORKERS:-2}" --dist loadfile)
 echo "== pytest (everything; the operator's jobs on the fast executor)" >&2
 .venv/bin/pytest -q -p no:cacheprovider "${workers[@]}" "$@"
