@@ -598,7 +598,11 @@ class Bench:
         rss = median(idle) if idle else math.nan
         mem = proc.tree_memory(op.pid)
         pss = sum(m.pss for m in mem)
-        up = len(mem) >= 3  # the operator and both warm workers (not yet stopped by their idle timeout)
+        # The controller worker still up (not yet stopped by its idle timeout). The module worker
+        # starts only when a job's first module task needs it: never for this one-`debug` role.
+        names = {m.name for m in mem}
+        up = "warm controller worker" in names
+        workers = sorted(n for n in names if n.startswith("warm "))
         self.results.figures.append(
             Figure(
                 "B4",
@@ -609,7 +613,12 @@ class Bench:
                 "≤ 150 MiB",
                 meets(rss / MiB, 150, False) if up else None,
                 f"PSS {fmt_bytes(pss)} (shared pages counted once) in {len(mem)} process(es)"
-                + ("" if up else "; the warm workers had stopped already (a short idle timeout)"),
+                + (
+                    f"; up: {', '.join(workers)}"
+                    + ("" if "warm module worker" in names else " (no module task has run: no module worker)")
+                    if up
+                    else "; the warm workers had stopped already (a short idle timeout)"
+                ),
             )
         )
         self.results.note("B4", f"memory with the warm workers up: {scale.memory_note(mem)}")
