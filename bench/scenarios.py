@@ -571,6 +571,7 @@ class Bench:
                     )
                 if do_b4:
                     self._idle(op, sampler, n, kopf_rss, bare_rss)
+                    self._module_worker_up(op, ns, n)
                     self._rounds(op, w, ns)
                     self._steady_idle(op, sampler, n)
                 sampler.stop()
@@ -641,6 +642,36 @@ class Bench:
             f"one bare ansible-runner run peaks at {fmt_bytes(bare_rss)}",
         )
 
+    def _module_worker_up(self, op: opproc.OperatorProcess, ns: str, n: int) -> None:
+        """The idle tree again once a role with module tasks has run (one ApiHeavy CR: five
+        kubernetes.core tasks), so that the module worker is up too, as in an operator whose roles
+        use modules."""
+        wa = self.watcher("ApiHeavy", ns)
+        try:
+            self.cluster.create(cr("ApiHeavy", "b4-modules", ns))
+            self.wait_one(wa, op, "b4-modules", timeout=300)
+        finally:
+            wa.stop()
+        time.sleep(3)
+        mem = proc.tree_memory(op.pid)
+        rss, pss = sum(m.rss for m in mem), sum(m.pss for m in mem)
+        names = {m.name for m in mem}
+        up = {"warm controller worker", "warm module worker"} <= names
+        self.results.figures.append(
+            Figure(
+                "B4",
+                f"idle RSS with {n + 2} CRs reconciled, one with module tasks: both warm workers up",
+                rss / MiB,
+                "MiB",
+                "MiB, whole operator tree",
+                "≤ 150 MiB",
+                meets(rss / MiB, 150, False) if up else None,
+                f"PSS {fmt_bytes(pss)} (shared pages counted once) in {len(mem)} process(es)"
+                + ("" if up else "; a warm worker had stopped already (a short idle timeout)"),
+            )
+        )
+        self.results.note("B4", f"memory with both warm workers up: {scale.memory_note(mem)}")
+
     def _rounds(self, op: opproc.OperatorProcess, w: CrWatcher, ns: str) -> None:
         """Memory over repeated rounds: each round creates, reconciles and deletes a batch of CRs
         next to the idle ones; the operator's memory is read after each."""
@@ -698,7 +729,7 @@ class Bench:
         self.results.figures.append(
             Figure(
                 "B4",
-                f"idle RSS with {n + 1} CRs reconciled, warm workers stopped",
+                f"idle RSS with {n + 2} CRs reconciled (one with module tasks), warm workers stopped",
                 rss / MiB,
                 "MiB",
                 "MiB",
