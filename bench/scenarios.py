@@ -604,23 +604,16 @@ class Bench:
         names = {m.name for m in mem}
         up = "warm controller worker" in names
         workers = sorted(n for n in names if n.startswith("warm "))
-        self.results.figures.append(
-            Figure(
-                "B4",
-                f"idle RSS with {n + 1} CRs reconciled, warm workers up",
-                rss / MiB,
-                "MiB",
-                "MiB, whole operator tree",
-                "≤ 150 MiB",
-                meets(rss / MiB, 150, False) if up else None,
-                f"PSS {fmt_bytes(pss)} (shared pages counted once) in {len(mem)} process(es)"
-                + (
-                    f"; up: {', '.join(workers)}"
-                    + ("" if "warm module worker" in names else " (no module task has run: no module worker)")
-                    if up
-                    else "; the warm workers had stopped already (a short idle timeout)"
-                ),
-            )
+        self._warm_tree_figure(
+            f"idle RSS with {n + 1} CRs reconciled, warm workers up",
+            rss,
+            pss,
+            len(mem),
+            up,
+            f"; up: {', '.join(workers)}"
+            + ("" if "warm module worker" in names else " (no module task has run: no module worker)")
+            if up
+            else "; the warm workers had stopped already (a short idle timeout)",
         )
         self.results.note("B4", f"memory with the warm workers up: {scale.memory_note(mem)}")
         self.results.figures.append(
@@ -657,20 +650,30 @@ class Bench:
         rss, pss = sum(m.rss for m in mem), sum(m.pss for m in mem)
         names = {m.name for m in mem}
         up = {"warm controller worker", "warm module worker"} <= names
+        self._warm_tree_figure(
+            f"idle RSS with {n + 2} CRs reconciled, one with module tasks: both warm workers up",
+            rss,
+            pss,
+            len(mem),
+            up,
+            "" if up else "; a warm worker had stopped already (a short idle timeout)",
+        )
+        self.results.note("B4", f"memory with both warm workers up: {scale.memory_note(mem)}")
+
+    def _warm_tree_figure(self, title: str, rss: float, pss: float, procs: int, up: bool, note: str) -> None:
+        """The operator tree's idle memory while warm workers are up, against B4's 150 MiB."""
         self.results.figures.append(
             Figure(
                 "B4",
-                f"idle RSS with {n + 2} CRs reconciled, one with module tasks: both warm workers up",
+                title,
                 rss / MiB,
                 "MiB",
                 "MiB, whole operator tree",
                 "≤ 150 MiB",
                 meets(rss / MiB, 150, False) if up else None,
-                f"PSS {fmt_bytes(pss)} (shared pages counted once) in {len(mem)} process(es)"
-                + ("" if up else "; a warm worker had stopped already (a short idle timeout)"),
+                f"PSS {fmt_bytes(pss)} (shared pages counted once) in {procs} process(es){note}",
             )
         )
-        self.results.note("B4", f"memory with both warm workers up: {scale.memory_note(mem)}")
 
     def _rounds(self, op: opproc.OperatorProcess, w: CrWatcher, ns: str) -> None:
         """Memory over repeated rounds: each round creates, reconciles and deletes a batch of CRs
