@@ -114,26 +114,27 @@ class MemberLease:
 
         A renewal still in flight when the renew loop was stopped (its request runs on in a
         thread) changes the Lease after ``_own`` was read: the release then meets a conflict, and
-        is made again from the Lease as it is, while this replica still holds it."""
+        is made again from the Lease as it is, while this replica still holds it. Any other
+        failure (the API server unreachable, a refusal) is logged and leaves the Lease to expire:
+        the shutdown goes on."""
         if self._own is None:
             return
         lease, path = self._own, f"{self._path}/{quote(self.identity)}"
-        for attempt in range(1, RELEASE_ATTEMPTS + 1):
-            body = {**lease, "spec": {**(lease.get("spec") or {}), "holderIdentity": None}}
-            try:
-                await self.kube.call("PUT", path, body)
-                return
-            except ApiException as exc:
-                if exc.status != 409 or attempt == RELEASE_ATTEMPTS:
-                    log.warning("could not release the lease %s: %s", self.where, exc.reason)
+        try:
+            for attempt in range(1, RELEASE_ATTEMPTS + 1):
+                body = {**lease, "spec": {**(lease.get("spec") or {}), "holderIdentity": None}}
+                try:
+                    await self.kube.call("PUT", path, body)
                     return
-            try:
+                except ApiException as exc:
+                    if exc.status != 409 or attempt == RELEASE_ATTEMPTS:
+                        raise
                 lease = await self.kube.call("GET", path)
-            except ApiException as exc:
-                log.warning("could not release the lease %s: %s", self.where, exc.reason)
-                return
-            if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
-                return  # not ours any more: nothing to release
+                if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                    return  # not ours any more: nothing to release
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, ApiException) else exc
+            log.warning("could not release the lease %s (it expires on its own): %s", self.where, reason)
 
     async def delete(self, lease: LeaseView) -> None:
         """Delete a gone member's Lease, unless it was written meanwhile (it came back)."""
